@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+)
+
+// Env is everything an uplink's state machine does to the world. The
+// engine's process glue implements it with imsg messages to the frontend
+// (Transmit) and the parent (everything else); tests implement it with
+// recorders. All methods are called from the engine's single loop goroutine.
+type Env interface {
+	// Transmit asks the frontend to build and send one message.
+	Transmit(t Transmit)
+	// SetAddress asks the parent to add or refresh (replace) an address on a
+	// downstream interface with the given lifetimes in seconds.
+	SetAddress(a Address)
+	// RemoveAddress asks the parent to delete an address.
+	RemoveAddress(a Address)
+	// SetRoute asks the parent to install the unreachable route for a
+	// delegated prefix (RFC 7084 WPD-5); RemoveRoute deletes it.
+	SetRoute(r Route)
+	RemoveRoute(r Route)
+	// SaveLease asks the parent to write the uplink's lease file.
+	SaveLease(uplink string, l lease.Lease)
+	// AfterFunc schedules f on the engine loop after d. stop cancels it and
+	// reports whether it was still pending.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// Transmit is one message for the frontend to build (SPEC 6: the frontend
+// builds SOLICIT, REQUEST, RENEW, REBIND, RELEASE; the engine decides).
+type Transmit struct {
+	Uplink      string
+	Type        dhcp6.MessageType
+	XID         [3]byte
+	Elapsed     uint16 // centiseconds since the exchange began, capped at 0xffff
+	ServerID    []byte // Request, Renew, Release only
+	IAs         []TransmitIA
+	RapidCommit bool // Solicit only
+}
+
+// TransmitIA is one IA_PD to put in a message, with one IA_PREFIX: the hint
+// (Solicit: "::/RequiredLen" or the last held prefix) or the held prefix.
+type TransmitIA struct {
+	IAID      uint32
+	Prefix    netip.Prefix
+	Preferred uint32 // 0 in Solicit/Request hints
+	Valid     uint32
+}
+
+// Address is one downstream address of an IA.
+type Address struct {
+	Uplink    string
+	IAID      uint32
+	Ifname    string
+	Addr      netip.Prefix // address with the downstream's prefix length, e.g. 2001:db8:0:1::1/64
+	Preferred uint32       // seconds; dhcp6.Infinity for forever
+	Valid     uint32
+}
+
+// Route is the unreachable route for one delegated prefix.
+type Route struct {
+	Uplink string
+	IAID   uint32
+	Prefix netip.Prefix
+}
