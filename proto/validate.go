@@ -1,0 +1,201 @@
+package pb
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Bounds every receiver enforces (SPEC 3). They follow the protocol's own
+// limits: a DUID is at most 130 bytes (RFC 8415 section 11.1), a UDP payload
+// at most 65535, an uplink has at most 32 IA_PDs (OpenBSD's MAX_IA).
+const (
+	maxDUID    = 130
+	maxPayload = 65535
+	maxIAs     = 32
+	maxIfname  = 15 // IFNAMSIZ - 1
+	maxConfig  = 60 << 10
+)
+
+func checkIfname(what, name string) error {
+	if name == "" || len(name) > maxIfname || strings.ContainsAny(name, "/ \t\n\x00") {
+		return fmt.Errorf("%s: bad interface name %q", what, name)
+	}
+	return nil
+}
+
+func checkAddr(what string, b []byte, plen uint32) error {
+	if len(b) != 16 {
+		return fmt.Errorf("%s: address of %d bytes, want 16", what, len(b))
+	}
+	if plen > 128 {
+		return fmt.Errorf("%s: prefix length %d", what, plen)
+	}
+	return nil
+}
+
+func checkDUID(what string, b []byte, required bool) error {
+	if len(b) > maxDUID || (required && len(b) < 3) {
+		return fmt.Errorf("%s: DUID of %d bytes", what, len(b))
+	}
+	return nil
+}
+
+// Validate checks an Empty (always valid).
+func (*Empty) Validate() error { return nil }
+
+// Validate checks a Config.
+func (c *Config) Validate() error {
+	if len(c.Text) > maxConfig {
+		return fmt.Errorf("config: %d bytes", len(c.Text))
+	}
+	if err := checkDUID("config", c.Duid, true); err != nil {
+		return err
+	}
+	for name, l := range c.Leases {
+		if err := checkIfname("config lease", name); err != nil {
+			return err
+		}
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("config lease %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Validate checks a Lease.
+func (l *Lease) Validate() error {
+	if l == nil {
+		return errors.New("lease missing")
+	}
+	if err := checkDUID("lease server", l.ServerId, false); err != nil {
+		return err
+	}
+	if len(l.Ias) > maxIAs {
+		return fmt.Errorf("lease: %d IAs", len(l.Ias))
+	}
+	for _, ia := range l.Ias {
+		if err := checkAddr("lease IA", ia.Prefix, ia.PrefixLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks an OpenUDP.
+func (o *OpenUDP) Validate() error {
+	if o.Ifindex <= 0 {
+		return fmt.Errorf("open udp: ifindex %d", o.Ifindex)
+	}
+	return checkIfname("open udp", o.Uplink)
+}
+
+// Validate checks a UDPSocket.
+func (u *UDPSocket) Validate() error {
+	if u.Error == "" {
+		if err := checkAddr("udp socket", u.Address, 0); err != nil {
+			return err
+		}
+	}
+	return checkIfname("udp socket", u.Uplink)
+}
+
+// Validate checks a Link.
+func (l *Link) Validate() error {
+	if l.Ifindex <= 0 {
+		return fmt.Errorf("link: ifindex %d", l.Ifindex)
+	}
+	return checkIfname("link", l.Name)
+}
+
+// Validate checks an UplinkReady.
+func (u *UplinkReady) Validate() error { return checkIfname("uplink ready", u.Uplink) }
+
+// Validate checks a Packet.
+func (p *Packet) Validate() error {
+	if len(p.Payload) > maxPayload {
+		return fmt.Errorf("packet: %d bytes", len(p.Payload))
+	}
+	if err := checkAddr("packet source", p.Source, 0); err != nil {
+		return err
+	}
+	return checkIfname("packet", p.Uplink)
+}
+
+// Validate checks a Transmit.
+func (t *Transmit) Validate() error {
+	if err := checkIfname("transmit", t.Uplink); err != nil {
+		return err
+	}
+	if t.Type == 0 || t.Type > 255 {
+		return fmt.Errorf("transmit: message type %d", t.Type)
+	}
+	if len(t.Xid) != 3 {
+		return fmt.Errorf("transmit: xid of %d bytes", len(t.Xid))
+	}
+	if t.Elapsed > 0xffff {
+		return fmt.Errorf("transmit: elapsed %d", t.Elapsed)
+	}
+	if err := checkDUID("transmit server", t.ServerId, false); err != nil {
+		return err
+	}
+	if len(t.Ias) > maxIAs {
+		return fmt.Errorf("transmit: %d IAs", len(t.Ias))
+	}
+	for _, ia := range t.Ias {
+		if err := checkAddr("transmit IA", ia.Prefix, ia.PrefixLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks an Address. Whether the address is allowed at all is the
+// parent's policy check, not a format question.
+func (a *Address) Validate() error {
+	if err := checkIfname("address uplink", a.Uplink); err != nil {
+		return err
+	}
+	if err := checkIfname("address", a.Ifname); err != nil {
+		return err
+	}
+	return checkAddr("address", a.Address, a.PrefixLen)
+}
+
+// Validate checks a Route.
+func (r *Route) Validate() error {
+	if err := checkIfname("route uplink", r.Uplink); err != nil {
+		return err
+	}
+	return checkAddr("route", r.Prefix, r.PrefixLen)
+}
+
+// Validate checks a SaveLease.
+func (s *SaveLease) Validate() error {
+	if err := checkIfname("save lease", s.Uplink); err != nil {
+		return err
+	}
+	return s.Lease.Validate()
+}
+
+// Validate checks a CtlRequest.
+func (c *CtlRequest) Validate() error {
+	switch c.Command {
+	case CtlRequest_COMMAND_SHOW_INTERFACE:
+		if c.Ifname == "" {
+			return nil
+		}
+	case CtlRequest_COMMAND_REQUEST:
+	default:
+		return fmt.Errorf("control: unknown command %d", c.Command)
+	}
+	return checkIfname("control", c.Ifname)
+}
+
+// Validate checks a CtlReply.
+func (c *CtlReply) Validate() error {
+	if len(c.Interfaces) > 1024 {
+		return fmt.Errorf("control reply: %d interfaces", len(c.Interfaces))
+	}
+	return nil
+}
