@@ -3,7 +3,7 @@ export CGO_ENABLED = 0
 BIN := bin
 PREFIX ?= /usr/local
 
-.PHONY: all build test unit e2e generate check-generate demo install clean
+.PHONY: all deps build test generate demo install clean
 
 all: build
 
@@ -15,13 +15,17 @@ generate:
 	PATH="$$(dirname $$($(GO) tool -n protoc-gen-go)):$$PATH" protoc --proto_path=proto \
 		--go_out=proto --go_opt=paths=source_relative proto/*.proto
 
+# Debian packages and the _dhcp6leased user (tests/deps.sh).
+deps:
+	sh tests/deps.sh
+
 # Every test: unit, fuzz corpora replay, and the network-namespace
 # end-to-end tests against real DHCPv6 servers (need root).
-test: build
+test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-demo: build
+demo: deps build
 	$(GO) run ./internal/lab/demo -daemon $(BIN)/dhcp6leased -ctl $(BIN)/dhcp6leasectl
 
 install: build

@@ -1,0 +1,71 @@
+// Command dhcp6leased is the DHCPv6 prefix delegation daemon. The same
+// binary runs the root parent and, re-executed with a hidden flag, the
+// unprivileged frontend (-F) and engine (-E).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dhcp6leased/dhcp6leased/control"
+	"github.com/dhcp6leased/dhcp6leased/engine"
+	"github.com/dhcp6leased/dhcp6leased/frontend"
+	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
+	"github.com/dhcp6leased/dhcp6leased/parent"
+)
+
+// counter is a repeatable boolean flag (-v -v).
+type counter int
+
+func (c *counter) String() string   { return fmt.Sprint(int(*c)) }
+func (c *counter) Set(string) error { *c++; return nil }
+func (c *counter) IsBoolFlag() bool { return true }
+
+func main() {
+	var (
+		opts     parent.Options
+		verbose  counter
+		isEngine bool
+		isFront  bool
+	)
+	fs := flag.NewFlagSet("dhcp6leased", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: dhcp6leased [-dnv] [-f file] [-L statedir] [-s socket] [-u user]")
+	}
+	fs.BoolVar(&opts.Foreground, "d", false, "foreground, log to stderr")
+	fs.BoolVar(&opts.CheckOnly, "n", false, "check the configuration and exit")
+	fs.Var(&verbose, "v", "more verbose (repeatable)")
+	fs.StringVar(&opts.ConfigFile, "f", parent.DefaultConfig, "configuration file")
+	fs.StringVar(&opts.StateDir, "L", parent.DefaultStateDir, "state directory")
+	fs.StringVar(&opts.Socket, "s", control.DefaultSocket, "control socket")
+	fs.StringVar(&opts.User, "u", parent.DefaultUser, "unprivileged user")
+	fs.BoolVar(&isEngine, "E", false, "") // internal: run as the engine
+	fs.BoolVar(&isFront, "F", false, "")  // internal: run as the frontend
+	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		os.Exit(1)
+	}
+	opts.Verbose = int(verbose)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	child := privsep.Options{User: opts.User, Foreground: opts.Foreground, Verbose: opts.Verbose}
+	var err error
+	switch {
+	case isEngine:
+		err = engine.Main(ctx, child)
+	case isFront:
+		err = frontend.Main(ctx, child)
+	default:
+		err = parent.Main(ctx, opts)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dhcp6leased: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,103 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	"github.com/dhcp6leased/dhcp6leased/proto"
+)
+
+// WriteText prints interface statuses as `dhcp6leasectl show interface`
+// does: OpenBSD's first lines, then what operators ask for (SPEC 10).
+func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
+	var b strings.Builder
+	for i, s := range ifs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s [%s]\n", s.Name, s.State)
+		var leaseEnd int64
+		for _, ia := range s.Ias {
+			if ia.Prefix == "" {
+				fmt.Fprintf(&b, "\tIA_PD %d: none (iaid %#08x)\n", ia.Index, ia.Iaid)
+			} else {
+				fmt.Fprintf(&b, "\tIA_PD %d: %s (iaid %#08x)\n", ia.Index, ia.Prefix, ia.Iaid)
+				fmt.Fprintf(&b, "\t\tpreferred %s, valid %s\n", until(ia.PreferredUntilUnixMs, now), until(ia.ValidUntilUnixMs, now))
+				if leaseEnd == 0 || (ia.ValidUntilUnixMs >= 0 && (leaseEnd < 0 || ia.ValidUntilUnixMs < leaseEnd)) {
+					leaseEnd = ia.ValidUntilUnixMs
+				}
+			}
+			for _, d := range ia.Downstreams {
+				fmt.Fprintf(&b, "\t\t%s %s\n", d.Ifname, d.Address)
+			}
+			for _, name := range ia.Unfit {
+				fmt.Fprintf(&b, "\t\t%s does not fit the delegated prefix\n", name)
+			}
+		}
+		if leaseEnd != 0 {
+			fmt.Fprintf(&b, "\tlease %s\n", until(leaseEnd, now))
+		}
+		if len(s.ServerId) > 0 {
+			fmt.Fprintf(&b, "\tserver %s\n", dhcp6.FormatDUID(s.ServerId))
+		}
+		if s.T1UnixMs > 0 {
+			fmt.Fprintf(&b, "\tT1 %s, T2 %s\n", until(s.T1UnixMs, now), until(s.T2UnixMs, now))
+		}
+		link := "down"
+		if s.LinkUp {
+			link = "up"
+		}
+		fmt.Fprintf(&b, "\tlink %s\n", link)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// until formats the time left until the Unix millisecond time ms; -1 is
+// infinity.
+func until(ms int64, now time.Time) string {
+	if ms < 0 {
+		return "infinite"
+	}
+	d := time.UnixMilli(ms).Sub(now)
+	if d <= 0 {
+		return "expired"
+	}
+	return Duration(d)
+}
+
+// Duration formats d for people in its two largest units: "2 days",
+// "1 hour 5 minutes", "55 seconds"; a zero unit ends it ("1 day").
+func Duration(d time.Duration) string {
+	secs := int64(d.Round(time.Second) / time.Second)
+	units := []struct {
+		name string
+		size int64
+	}{{"day", 86400}, {"hour", 3600}, {"minute", 60}, {"second", 1}}
+	var parts []string
+	for _, u := range units {
+		n := secs / u.size
+		if n == 0 {
+			if len(parts) > 0 {
+				break
+			}
+			continue
+		}
+		secs -= n * u.size
+		name := u.name
+		if n != 1 {
+			name += "s"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", n, name))
+		if len(parts) == 2 {
+			break
+		}
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
+}

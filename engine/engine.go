@@ -1,0 +1,309 @@
+// Package engine is dhcp6leased's decision process (SPEC 2): the RFC 8415
+// lease state machine of every uplink, packet validation, the link-plug
+// monitor and all timers. It has no sockets but its two channels: the
+// frontend sends and receives for it, the parent changes the kernel.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dhcp6leased/dhcp6leased/imsg"
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+	"github.com/dhcp6leased/dhcp6leased/internal/logging"
+	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
+	"github.com/dhcp6leased/dhcp6leased/internal/sandbox"
+	"github.com/dhcp6leased/dhcp6leased/proto"
+)
+
+var startupRules = imsg.Rules{
+	uint32(pb.Type_TYPE_CONFIG):       {New: func() imsg.Payload { return new(pb.Config) }},
+	uint32(pb.Type_TYPE_PEER_CHANNEL): {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+	uint32(pb.Type_TYPE_START):        {New: func() imsg.Payload { return new(pb.Empty) }},
+}
+
+var frontendRules = imsg.Rules{
+	uint32(pb.Type_TYPE_LINK):         {New: func() imsg.Payload { return new(pb.Link) }},
+	uint32(pb.Type_TYPE_UPLINK_READY): {New: func() imsg.Payload { return new(pb.UplinkReady) }},
+	uint32(pb.Type_TYPE_PACKET):       {New: func() imsg.Payload { return new(pb.Packet) }},
+	uint32(pb.Type_TYPE_CTL_REQUEST):  {New: func() imsg.Payload { return new(pb.CtlRequest) }},
+}
+
+// Main runs the engine until ctx ends or a channel closes.
+func Main(ctx context.Context, opts privsep.Options) error {
+	log, err := logging.New("engine", opts.Foreground, logging.Level(opts.Verbose))
+	if err != nil {
+		return err
+	}
+	user, err := sandbox.LookupUser(opts.User)
+	if err != nil {
+		return err
+	}
+	pc, err := imsg.New(privsep.ParentChannel())
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	e := &engine{log: log, parent: pc, uplinks: make(map[string]*uplinkState), funcs: make(chan func())}
+	cfgMsg, err := e.startup()
+	if err != nil {
+		return fmt.Errorf("engine startup: %w", err)
+	}
+	defer e.frontend.Close()
+	if err := sandbox.Confine(privsep.ChrootDir, user); err != nil {
+		return err
+	}
+	return e.run(ctx, cfgMsg)
+}
+
+func (e *engine) startup() (*pb.Config, error) {
+	var cfg *pb.Config
+	for {
+		m, err := e.parent.Recv()
+		if err != nil {
+			return nil, err
+		}
+		p, err := startupRules.Decode(m)
+		if err != nil {
+			return nil, err
+		}
+		switch m.Type {
+		case pb.Type_TYPE_CONFIG:
+			cfg = p.(*pb.Config)
+		case pb.Type_TYPE_PEER_CHANNEL:
+			if e.frontend, err = imsg.New(m.Files[0]); err != nil {
+				return nil, err
+			}
+		case pb.Type_TYPE_START:
+			if cfg == nil || e.frontend == nil {
+				return nil, fmt.Errorf("start before config and channel: %w", imsg.ErrProtocol)
+			}
+			return cfg, nil
+		}
+	}
+}
+
+// engine is the process state; only the run goroutine touches it.
+type engine struct {
+	log      *slog.Logger
+	parent   *imsg.Channel
+	frontend *imsg.Channel
+	cfg      *config.Config
+	uplinks  map[string]*uplinkState
+	funcs    chan func() // timer callbacks, run on the loop
+	done     <-chan struct{}
+}
+
+// uplinkState is what the engine knows of an uplink beyond its lease: the
+// link and socket state that together make it ready.
+type uplinkState struct {
+	fsm     *Uplink
+	ifindex int
+	linkUp  bool
+	sockOK  bool
+}
+
+func (s *uplinkState) update(fsm *Uplink) {
+	fsm.SetReady(s.linkUp && s.sockOK)
+}
+
+type msg struct {
+	from string
+	m    *imsg.Message
+	err  error
+}
+
+func (e *engine) run(ctx context.Context, c *pb.Config) error {
+	cfg, err := config.Parse(strings.NewReader(c.Text), "config from parent")
+	if err != nil {
+		return err
+	}
+	e.cfg = cfg
+	e.done = ctx.Done()
+	for _, u := range cfg.Uplinks {
+		var held lease.Lease
+		if l := c.Leases[u.Name]; l != nil {
+			held = pb.LeaseFromPB(l)
+		}
+		fsm := NewUplink(UplinkConfig{
+			Uplink:           u,
+			RapidCommit:      cfg.RapidCommit,
+			SolicitDelay:     cfg.SolicitDelay,
+			HostPart:         cfg.HostPart,
+			UnreachableRoute: cfg.UnreachableRoute,
+			ClientID:         c.Duid,
+		}, held, e, e.log.With("uplink", u.Name))
+		e.uplinks[u.Name] = &uplinkState{fsm: fsm}
+	}
+	defer func() {
+		for _, s := range e.uplinks {
+			s.fsm.Stop()
+		}
+	}()
+
+	msgs := make(chan msg)
+	go readChannel("parent", e.parent, msgs)
+	go readChannel("frontend", e.frontend, msgs)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case f := <-e.funcs:
+			f()
+		case m := <-msgs:
+			if m.err != nil {
+				return fmt.Errorf("%s: %w", m.from, m.err)
+			}
+			if m.from == "parent" {
+				// The parent sends nothing after START yet; anything
+				// else is a protocol violation.
+				m.m.Close()
+				return fmt.Errorf("parent: unexpected %v: %w", m.m.Type, imsg.ErrProtocol)
+			}
+			if err := e.handle(m.m); err != nil {
+				return fmt.Errorf("frontend: %w", err)
+			}
+		}
+	}
+}
+
+func readChannel(from string, ch *imsg.Channel, out chan<- msg) {
+	for {
+		m, err := ch.Recv()
+		out <- msg{from: from, m: m, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (e *engine) handle(m *imsg.Message) error {
+	p, err := frontendRules.Decode(m)
+	if err != nil {
+		return err
+	}
+	switch p := p.(type) {
+	case *pb.Link:
+		e.link(p)
+	case *pb.UplinkReady:
+		if s := e.uplinks[p.Uplink]; s != nil {
+			s.sockOK = p.Ready
+			s.update(s.fsm)
+		}
+	case *pb.Packet:
+		if s := e.uplinks[p.Uplink]; s != nil && s.sockOK {
+			s.fsm.Receive(p.Payload)
+		}
+	case *pb.CtlRequest:
+		e.send(e.frontend, pb.Type_TYPE_CTL_REPLY, e.control(p))
+	}
+	return nil
+}
+
+// link takes a link state report. Issue: the link-plug debounce of SPEC 9
+// belongs here; for now a change acts at once.
+func (e *engine) link(l *pb.Link) {
+	if s := e.uplinks[l.Name]; s != nil {
+		up := !l.Deleted && l.Flags&unix.IFF_UP != 0 && l.Flags&(unix.IFF_RUNNING|unix.IFF_LOWER_UP) != 0
+		if s.ifindex != int(l.Ifindex) {
+			if l.Deleted {
+				return // an old index going away
+			}
+			s.ifindex = int(l.Ifindex)
+		}
+		if up != s.linkUp {
+			e.log.Info("link", "uplink", l.Name, "up", up)
+		}
+		s.linkUp = up
+		s.update(s.fsm)
+		return
+	}
+	if !l.Deleted {
+		for _, s := range e.uplinks {
+			s.fsm.DownstreamAppeared(l.Name)
+		}
+	}
+}
+
+func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
+	reply := &pb.CtlReply{Id: r.Id}
+	if r.Ifname != "" && e.uplinks[r.Ifname] == nil {
+		reply.Error = fmt.Sprintf("unknown interface %s", r.Ifname)
+		return reply
+	}
+	if r.Command == pb.CtlRequest_COMMAND_REQUEST {
+		e.uplinks[r.Ifname].fsm.Request()
+	}
+	for _, u := range e.cfg.Uplinks {
+		if r.Ifname == "" || r.Ifname == u.Name {
+			s := e.uplinks[u.Name]
+			reply.Interfaces = append(reply.Interfaces, statusToPB(u, s.fsm.Status(), s.linkUp))
+		}
+	}
+	return reply
+}
+
+func (e *engine) send(ch *imsg.Channel, t pb.Type, m proto.Message) {
+	if err := ch.Send(t, m); err != nil {
+		e.log.Error("send", "type", t, "err", err)
+	}
+}
+
+// Env, on the engine's channels.
+
+func (e *engine) Transmit(t Transmit) {
+	m := &pb.Transmit{Uplink: t.Uplink, Type: uint32(t.Type), Xid: t.XID[:], Elapsed: uint32(t.Elapsed), ServerId: t.ServerID, RapidCommit: t.RapidCommit}
+	for _, ia := range t.IAs {
+		m.Ias = append(m.Ias, &pb.TransmitIA{Iaid: ia.IAID, Prefix: ia.Prefix.Addr().AsSlice(), PrefixLen: uint32(ia.Prefix.Bits()), Preferred: ia.Preferred, Valid: ia.Valid})
+	}
+	e.send(e.frontend, pb.Type_TYPE_TRANSMIT, m)
+}
+
+func addressToPB(a Address) *pb.Address {
+	return &pb.Address{Uplink: a.Uplink, Iaid: a.IAID, Ifname: a.Ifname, Address: a.Addr.Addr().AsSlice(), PrefixLen: uint32(a.Addr.Bits()), Preferred: a.Preferred, Valid: a.Valid}
+}
+
+func (e *engine) SetAddress(a Address) { e.send(e.parent, pb.Type_TYPE_SET_ADDRESS, addressToPB(a)) }
+func (e *engine) RemoveAddress(a Address) {
+	e.send(e.parent, pb.Type_TYPE_REMOVE_ADDRESS, addressToPB(a))
+}
+
+func routeToPB(r Route) *pb.Route {
+	return &pb.Route{Uplink: r.Uplink, Iaid: r.IAID, Prefix: r.Prefix.Addr().AsSlice(), PrefixLen: uint32(r.Prefix.Bits())}
+}
+
+func (e *engine) SetRoute(r Route)    { e.send(e.parent, pb.Type_TYPE_SET_ROUTE, routeToPB(r)) }
+func (e *engine) RemoveRoute(r Route) { e.send(e.parent, pb.Type_TYPE_REMOVE_ROUTE, routeToPB(r)) }
+
+func (e *engine) SaveLease(uplink string, l lease.Lease) {
+	e.send(e.parent, pb.Type_TYPE_SAVE_LEASE, &pb.SaveLease{Uplink: uplink, Lease: pb.LeaseToPB(l)})
+}
+
+// AfterFunc runs f on the loop after d. A callback whose timer was stopped
+// after it fired but before the loop ran it is skipped, so stop always
+// means "f will not run".
+func (e *engine) AfterFunc(d time.Duration, f func()) (stop func() bool) {
+	stopped := false
+	t := time.AfterFunc(d, func() {
+		select {
+		case e.funcs <- func() {
+			if !stopped {
+				f()
+			}
+		}:
+		case <-e.done:
+		}
+	})
+	return func() bool {
+		stopped = true
+		return t.Stop()
+	}
+}
+

@@ -1,0 +1,232 @@
+// Package frontend is dhcp6leased's unprivileged network process (SPEC 2):
+// it watches links and addresses on the rtnetlink socket the parent gave
+// it, asks the parent for a UDP socket per uplink, builds and sends the
+// messages the engine decides on, passes received payloads to the engine
+// untouched, and serves the control socket.
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/dhcp6leased/dhcp6leased/imsg"
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/internal/logging"
+	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
+	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
+	"github.com/dhcp6leased/dhcp6leased/internal/sandbox"
+	"github.com/dhcp6leased/dhcp6leased/proto"
+)
+
+// startupRules are what the parent sends before TYPE_START.
+var startupRules = imsg.Rules{
+	uint32(pb.Type_TYPE_CONFIG):         {New: func() imsg.Payload { return new(pb.Config) }},
+	uint32(pb.Type_TYPE_PEER_CHANNEL):   {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+	uint32(pb.Type_TYPE_ROUTE_SOCKET):   {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+	uint32(pb.Type_TYPE_CONTROL_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+	uint32(pb.Type_TYPE_START):          {New: func() imsg.Payload { return new(pb.Empty) }},
+}
+
+// Main runs the frontend until ctx ends or a channel closes.
+func Main(ctx context.Context, opts privsep.Options) error {
+	log, err := logging.New("frontend", opts.Foreground, logging.Level(opts.Verbose))
+	if err != nil {
+		return err
+	}
+	user, err := sandbox.LookupUser(opts.User)
+	if err != nil {
+		return err
+	}
+	pc, err := imsg.New(privsep.ParentChannel())
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	f := &frontend{log: log, parent: pc, links: make(map[int]*link), pending: make(map[uint64]net.Conn)}
+	if err := f.startup(); err != nil {
+		return fmt.Errorf("frontend startup: %w", err)
+	}
+	defer f.close()
+	if err := sandbox.Confine(privsep.ChrootDir, user); err != nil {
+		return err
+	}
+	return f.run(ctx)
+}
+
+// startup collects the config and fds until TYPE_START.
+func (f *frontend) startup() error {
+	for {
+		m, err := f.parent.Recv()
+		if err != nil {
+			return err
+		}
+		p, err := startupRules.Decode(m)
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case pb.Type_TYPE_CONFIG:
+			c := p.(*pb.Config)
+			cfg, err := config.Parse(strings.NewReader(c.Text), "config from parent")
+			if err != nil {
+				return err
+			}
+			f.cfg, f.duid = cfg, c.Duid
+		case pb.Type_TYPE_PEER_CHANNEL:
+			if f.engine, err = imsg.New(m.Files[0]); err != nil {
+				return err
+			}
+		case pb.Type_TYPE_ROUTE_SOCKET:
+			if f.events, err = rtnl.EventsFromFile(m.Files[0]); err != nil {
+				return err
+			}
+		case pb.Type_TYPE_CONTROL_SOCKET:
+			l, err := net.FileListener(m.Files[0])
+			m.Files[0].Close()
+			if err != nil {
+				return fmt.Errorf("control socket: %w", err)
+			}
+			f.ctl = l.(*net.UnixListener)
+		case pb.Type_TYPE_START:
+			if f.cfg == nil || f.engine == nil || f.events == nil || f.ctl == nil {
+				return fmt.Errorf("start before config and fds: %w", imsg.ErrProtocol)
+			}
+			return nil
+		}
+	}
+}
+
+func (f *frontend) close() {
+	f.engine.Close()
+	f.events.Close()
+	f.ctl.Close()
+	for _, l := range f.links {
+		l.closeSocket()
+	}
+}
+
+// frontend is the process state; only the run goroutine touches it.
+type frontend struct {
+	log    *slog.Logger
+	cfg    *config.Config
+	duid   []byte
+	parent *imsg.Channel
+	engine *imsg.Channel
+	events *rtnl.Events
+	ctl    *net.UnixListener
+
+	links   map[int]*link       // by ifindex: a re-created device is a new link
+	pending map[uint64]net.Conn // control clients waiting for the engine
+	nextID  uint64
+}
+
+// event is anything the reader goroutines hand to the run loop.
+type event struct {
+	from string // "parent", "engine", "rtnetlink", "control"
+	m    *imsg.Message
+	rt   []rtnl.Event
+	ctl  *ctlRequest
+	err  error
+}
+
+func (f *frontend) run(ctx context.Context) error {
+	evs := make(chan event)
+	go readChannel("parent", f.parent, evs)
+	go readChannel("engine", f.engine, evs)
+	go f.readEvents(ctx, evs)
+	go f.acceptControl(evs)
+	if err := f.events.Dump(ctx); err != nil {
+		return fmt.Errorf("dump links and addresses: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-evs:
+			if err := f.handle(e); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func readChannel(from string, ch *imsg.Channel, out chan<- event) {
+	for {
+		m, err := ch.Recv()
+		out <- event{from: from, m: m, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *frontend) readEvents(ctx context.Context, out chan<- event) {
+	for {
+		evs, err := f.events.Receive()
+		if ctx.Err() != nil {
+			return
+		}
+		out <- event{from: "rtnetlink", rt: evs, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+var parentRules = imsg.Rules{
+	uint32(pb.Type_TYPE_UDP_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.UDPSocket) }},
+}
+
+// A refusal carries no fd.
+var parentRefusalRules = imsg.Rules{
+	uint32(pb.Type_TYPE_UDP_SOCKET): {New: func() imsg.Payload { return new(pb.UDPSocket) }},
+}
+
+var engineRules = imsg.Rules{
+	uint32(pb.Type_TYPE_TRANSMIT):  {New: func() imsg.Payload { return new(pb.Transmit) }},
+	uint32(pb.Type_TYPE_CTL_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
+}
+
+func (f *frontend) handle(e event) error {
+	if e.err != nil {
+		return fmt.Errorf("%s: %w", e.from, e.err)
+	}
+	switch e.from {
+	case "rtnetlink":
+		for _, ev := range e.rt {
+			f.rtEvent(ev)
+		}
+	case "control":
+		f.ctlRequest(e.ctl)
+	case "parent":
+		rules := parentRules
+		if len(e.m.Files) == 0 {
+			rules = parentRefusalRules
+		}
+		p, err := rules.Decode(e.m)
+		if err != nil {
+			return err
+		}
+		var file *os.File
+		if len(e.m.Files) == 1 {
+			file = e.m.Files[0]
+		}
+		f.udpSocket(p.(*pb.UDPSocket), file)
+	case "engine":
+		p, err := engineRules.Decode(e.m)
+		if err != nil {
+			return err
+		}
+		switch p := p.(type) {
+		case *pb.Transmit:
+			f.transmit(p)
+		case *pb.CtlReply:
+			f.ctlReply(p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package frontend
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	"github.com/dhcp6leased/dhcp6leased/proto"
+)
+
+// allServers is All_DHCP_Relay_Agents_and_Servers (RFC 8415 section 7.1).
+var allServers = netip.MustParseAddr("ff02::1:2")
+
+// serverPort is the DHCPv6 server port (RFC 8415 section 7.2).
+const serverPort = 547
+
+// transmit builds the message the engine asked for and multicasts it on
+// the uplink.
+func (f *frontend) transmit(t *pb.Transmit) {
+	l := f.uplinkByName(t.Uplink)
+	if l == nil || l.conn == nil {
+		f.log.Debug("not sent: no socket", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type))
+		return
+	}
+	b, err := buildMessage(t, f.duid)
+	if err != nil {
+		f.log.Error("build message", "uplink", t.Uplink, "err", err)
+		return
+	}
+	dst := &net.UDPAddr{IP: allServers.AsSlice(), Port: serverPort, Zone: strconv.Itoa(l.index)}
+	if _, err := l.conn.WriteToUDP(b, dst); err != nil {
+		f.log.Warn("send", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type), "err", err)
+		return
+	}
+	f.log.Debug("sent", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type), "xid", fmt.Sprintf("%x", t.Xid), "elapsed", t.Elapsed, "ias", len(t.Ias))
+}
+
+// buildMessage encodes a client message as SPEC 6 lists its options:
+// Client ID, Server ID (Request, Renew, Release), one IA_PD per IA with
+// T1 = T2 = 0 and one IA_PREFIX, ORO with SOL_MAX_RT and INF_MAX_RT
+// (RFC 8415 section 18.2: required in Solicit, Request, Renew, Rebind),
+// Elapsed Time, Rapid Commit in Solicit when configured.
+func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
+	typ := dhcp6.MessageType(t.Type)
+	switch typ {
+	case dhcp6.Solicit, dhcp6.Request, dhcp6.Renew, dhcp6.Rebind, dhcp6.Release:
+	default:
+		return nil, fmt.Errorf("engine asked to send %v", typ)
+	}
+	m := dhcp6.Message{
+		Type:        typ,
+		ClientID:    duid,
+		ElapsedTime: uint16(t.Elapsed),
+		HasElapsed:  true,
+		RapidCommit: t.RapidCommit && typ == dhcp6.Solicit,
+	}
+	copy(m.TransactionID[:], t.Xid)
+	if typ != dhcp6.Release {
+		m.ORO = []dhcp6.OptionCode{dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
+	}
+	if len(t.ServerId) > 0 && (typ == dhcp6.Request || typ == dhcp6.Renew || typ == dhcp6.Release) {
+		m.ServerIDs = [][]byte{t.ServerId}
+	}
+	for _, ia := range t.Ias {
+		m.IAPDs = append(m.IAPDs, dhcp6.IAPD{
+			IAID: ia.Iaid,
+			Prefixes: []dhcp6.IAPrefix{{
+				Preferred: ia.Preferred,
+				Valid:     ia.Valid,
+				PrefixLen: uint8(ia.PrefixLen),
+				Prefix:    netip.AddrFrom16([16]byte(ia.Prefix)),
+			}},
+		})
+	}
+	return m.Marshal()
+}

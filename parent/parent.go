@@ -1,0 +1,547 @@
+// Package parent is dhcp6leased's privileged process (SPEC 2): it reads the
+// configuration and the state directory, opens every socket the children
+// need and hands them over, and makes every kernel change the engine asks
+// for after checking it against the configuration. It never parses a
+// DHCPv6 packet.
+package parent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dhcp6leased/dhcp6leased/imsg"
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+	"github.com/dhcp6leased/dhcp6leased/internal/logging"
+	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
+	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
+	"github.com/dhcp6leased/dhcp6leased/internal/sandbox"
+	"github.com/dhcp6leased/dhcp6leased/proto"
+)
+
+// Defaults of SPEC 1 (the control socket's is control.DefaultSocket).
+const (
+	DefaultConfig   = "/etc/dhcp6leased.conf"
+	DefaultStateDir = "/var/lib/dhcp6leased"
+	DefaultUser     = "_dhcp6leased"
+)
+
+// detachedEnv marks the re-executed, detached parent so it does not detach
+// again.
+const detachedEnv = "DHCP6LEASED_DETACHED"
+
+// Options are the parent's command line.
+type Options struct {
+	Foreground bool
+	CheckOnly  bool
+	Verbose    int
+	ConfigFile string
+	StateDir   string
+	Socket     string
+	User       string
+}
+
+// Main runs the parent until ctx ends (SIGTERM) or a child dies.
+func Main(ctx context.Context, opts Options) error {
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if opts.CheckOnly {
+		return checkOnly(cfg, opts.Verbose)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("need root privileges")
+	}
+	if _, err := sandbox.LookupUser(opts.User); err != nil {
+		return err
+	}
+	if !opts.Foreground && os.Getenv(detachedEnv) == "" {
+		return detach()
+	}
+	log, err := logging.New("parent", opts.Foreground, logging.Level(opts.Verbose))
+	if err != nil {
+		return err
+	}
+	unlock, err := lock(opts.Socket + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	d := &daemon{opts: opts, log: log, cfg: cfg, pol: policy{cfg: cfg}}
+	return d.run(ctx)
+}
+
+func checkOnly(cfg *config.Config, verbose int) error {
+	if verbose > 0 {
+		if err := cfg.Write(os.Stdout); err != nil {
+			return err
+		}
+	}
+	if verbose > 1 {
+		if err := cfg.WritePlan(os.Stdout); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(os.Stderr, "configuration OK")
+	return nil
+}
+
+// detach re-executes the daemon in a new session with stdio on /dev/null,
+// as daemon(3) would, and returns once it runs.
+func detach() error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("detach: %w", err)
+	}
+	defer null.Close()
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), detachedEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("detach: %w", err)
+	}
+	return cmd.Process.Release()
+}
+
+// lock takes the single-instance lock beside the control socket.
+func lock(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("already running (lock %s held)", path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// daemon is the running parent. Only the run goroutine touches it.
+type daemon struct {
+	opts Options
+	log  *slog.Logger
+	cfg  *config.Config
+	pol  policy
+	rt   *rtnl.Conn
+	fe   *imsg.Channel
+	en   *imsg.Channel
+}
+
+// child is a started child process.
+type child struct {
+	name string
+	cmd  *exec.Cmd
+	ch   *imsg.Channel
+	done chan error
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	if err := os.MkdirAll(d.opts.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := sandbox.EmptyDir(privsep.ChrootDir); err != nil {
+		return err
+	}
+	duid, err := d.duid()
+	if err != nil {
+		return err
+	}
+	rt, err := rtnl.Dial()
+	if err != nil {
+		return fmt.Errorf("rtnetlink: %w", err)
+	}
+	defer rt.Close()
+	d.rt = rt
+	leases := d.readLeases()
+	d.cleanRoutes(leases)
+
+	ctl, err := listenControl(d.opts.Socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(d.opts.Socket)
+	defer ctl.Close()
+	events, err := rtnl.OpenEventSocket()
+	if err != nil {
+		return fmt.Errorf("rtnetlink events: %w", err)
+	}
+	defer events.Close()
+
+	feEnd, enEnd, err := imsg.Pair()
+	if err != nil {
+		return err
+	}
+	fe, err := d.start("frontend", privsep.FlagFrontend)
+	if err != nil {
+		return err
+	}
+	defer fe.stop()
+	en, err := d.start("engine", privsep.FlagEngine)
+	if err != nil {
+		return err
+	}
+	defer en.stop()
+	d.fe, d.en = fe.ch, en.ch
+
+	var text bytes.Buffer
+	if err := d.cfg.Write(&text); err != nil {
+		return err
+	}
+	feCfg := &pb.Config{Text: text.String(), Duid: duid}
+	enCfg := &pb.Config{Text: text.String(), Duid: duid, Leases: leases}
+	err = errors.Join(
+		d.fe.Send(pb.Type_TYPE_CONFIG, feCfg),
+		d.fe.Send(pb.Type_TYPE_PEER_CHANNEL, &pb.Empty{}, feEnd),
+		d.fe.Send(pb.Type_TYPE_ROUTE_SOCKET, &pb.Empty{}, events),
+		d.fe.Send(pb.Type_TYPE_CONTROL_SOCKET, &pb.Empty{}, ctl),
+		d.fe.Send(pb.Type_TYPE_START, &pb.Empty{}),
+		d.en.Send(pb.Type_TYPE_CONFIG, enCfg),
+		d.en.Send(pb.Type_TYPE_PEER_CHANNEL, &pb.Empty{}, enEnd),
+		d.en.Send(pb.Type_TYPE_START, &pb.Empty{}),
+	)
+	// The children hold their own copies now.
+	feEnd.Close()
+	enEnd.Close()
+	events.Close()
+	ctl.Close()
+	if err != nil {
+		return fmt.Errorf("hand over to children: %w", err)
+	}
+	d.log.Info("started", "frontend", fe.cmd.Process.Pid, "engine", en.cmd.Process.Pid)
+
+	msgs := make(chan received)
+	go readLoop(fe.name, fe.ch, msgs)
+	go readLoop(en.name, en.ch, msgs)
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("shutting down")
+			return nil
+		case err := <-fe.done:
+			return fmt.Errorf("frontend exited: %v", exitReason(err))
+		case err := <-en.done:
+			return fmt.Errorf("engine exited: %v", exitReason(err))
+		case r := <-msgs:
+			if err := d.handle(r); err != nil {
+				// A child that breaks the protocol is not trusted with
+				// anything more (SPEC 2): stop everything.
+				d.log.Error("closing channel", "from", r.from, "err", err)
+				return fmt.Errorf("%s: %w", r.from, err)
+			}
+		}
+	}
+}
+
+func exitReason(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// start re-executes the binary as a child. It starts as root and confines
+// itself once its fds have arrived: a chroot in SysProcAttr would happen
+// before execve and hide /proc/self/exe (GO-NOTES).
+func (d *daemon) start(name, flag string) (*child, error) {
+	mine, theirs, err := imsg.Pair()
+	if err != nil {
+		return nil, err
+	}
+	defer theirs.Close()
+	ch, err := imsg.New(mine)
+	if err != nil {
+		return nil, err
+	}
+	args := privsep.Options{User: d.opts.User, Foreground: d.opts.Foreground, Verbose: d.opts.Verbose}.Args(flag)
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = "dhcp6leased: " + name
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3 = privsep.ParentFD
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The child dies with the parent even if the parent is SIGKILLed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		ch.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	c := &child{name: name, cmd: cmd, ch: ch, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	return c, nil
+}
+
+// stop ends a child: SIGTERM, and SIGKILL if it has not exited in 2 s.
+func (c *child) stop() {
+	c.ch.Close()
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+type received struct {
+	from string
+	m    *imsg.Message
+	err  error
+}
+
+func readLoop(from string, ch *imsg.Channel, out chan<- received) {
+	for {
+		m, err := ch.Recv()
+		out <- received{from: from, m: m, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+var frontendRules = imsg.Rules{
+	uint32(pb.Type_TYPE_OPEN_UDP): {New: func() imsg.Payload { return new(pb.OpenUDP) }},
+}
+
+var engineRules = imsg.Rules{
+	uint32(pb.Type_TYPE_SET_ADDRESS):    {New: func() imsg.Payload { return new(pb.Address) }},
+	uint32(pb.Type_TYPE_REMOVE_ADDRESS): {New: func() imsg.Payload { return new(pb.Address) }},
+	uint32(pb.Type_TYPE_SET_ROUTE):      {New: func() imsg.Payload { return new(pb.Route) }},
+	uint32(pb.Type_TYPE_REMOVE_ROUTE):   {New: func() imsg.Payload { return new(pb.Route) }},
+	uint32(pb.Type_TYPE_SAVE_LEASE):     {New: func() imsg.Payload { return new(pb.SaveLease) }},
+}
+
+// handle acts on one message from a child. An error means a protocol
+// violation; a refused request is logged and is not an error.
+func (d *daemon) handle(r received) error {
+	if r.err != nil {
+		return r.err
+	}
+	rules := engineRules
+	if r.from == "frontend" {
+		rules = frontendRules
+	}
+	p, err := rules.Decode(r.m)
+	if err != nil {
+		return err
+	}
+	switch r.m.Type {
+	case pb.Type_TYPE_OPEN_UDP:
+		d.openUDP(p.(*pb.OpenUDP))
+	case pb.Type_TYPE_SET_ADDRESS, pb.Type_TYPE_REMOVE_ADDRESS:
+		d.address(r.m.Type == pb.Type_TYPE_SET_ADDRESS, p.(*pb.Address))
+	case pb.Type_TYPE_SET_ROUTE, pb.Type_TYPE_REMOVE_ROUTE:
+		d.route(r.m.Type == pb.Type_TYPE_SET_ROUTE, p.(*pb.Route))
+	case pb.Type_TYPE_SAVE_LEASE:
+		d.saveLease(p.(*pb.SaveLease))
+	}
+	return nil
+}
+
+func (d *daemon) openUDP(o *pb.OpenUDP) {
+	reply := &pb.UDPSocket{Uplink: o.Uplink, Ifindex: o.Ifindex}
+	f, ll, err := d.udpSocket(o)
+	if err != nil {
+		d.log.Warn("refused udp socket", "uplink", o.Uplink, "err", err)
+		reply.Error = err.Error()
+		if err := d.fe.Send(pb.Type_TYPE_UDP_SOCKET, reply); err != nil {
+			d.log.Error("send udp socket reply", "err", err)
+		}
+		return
+	}
+	defer f.Close()
+	reply.Address = ll.AsSlice()
+	if err := d.fe.Send(pb.Type_TYPE_UDP_SOCKET, reply, f); err != nil {
+		d.log.Error("send udp socket", "uplink", o.Uplink, "err", err)
+		return
+	}
+	d.log.Debug("udp socket", "uplink", o.Uplink, "address", ll)
+}
+
+// udpSocket checks that the frontend asks for a configured uplink by its
+// real index, finds the link-local address itself and opens the socket.
+func (d *daemon) udpSocket(o *pb.OpenUDP) (*os.File, netip.Addr, error) {
+	if d.cfg.Uplink(o.Uplink) == nil {
+		return nil, netip.Addr{}, fmt.Errorf("%s is not a configured uplink", o.Uplink)
+	}
+	idx, err := d.rt.LinkIndex(o.Uplink)
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	if idx != int(o.Ifindex) {
+		return nil, netip.Addr{}, fmt.Errorf("%s has index %d, not %d", o.Uplink, idx, o.Ifindex)
+	}
+	ll, _, err := d.rt.LinkLocal(idx)
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	f, err := openUDP(o.Uplink, idx, ll)
+	return f, ll, err
+}
+
+func (d *daemon) address(set bool, a *pb.Address) {
+	pfx, err := d.pol.address(a)
+	if err != nil {
+		d.log.Warn("refused address", "err", err)
+		return
+	}
+	idx, err := d.rt.LinkIndex(a.Ifname)
+	if err != nil {
+		// A downstream that is not there yet gets its address when the
+		// engine sees it appear.
+		d.log.Info("downstream missing", "ifname", a.Ifname, "address", pfx, "err", err)
+		return
+	}
+	if set {
+		err = d.rt.AddAddress(idx, pfx, a.Preferred, a.Valid)
+	} else {
+		err = d.rt.DeleteAddress(idx, pfx)
+	}
+	if err != nil {
+		d.log.Error("address", "ifname", a.Ifname, "address", pfx, "set", set, "err", err)
+		return
+	}
+	d.log.Debug("address", "ifname", a.Ifname, "address", pfx, "set", set, "preferred", a.Preferred, "valid", a.Valid)
+}
+
+func (d *daemon) route(set bool, r *pb.Route) {
+	pfx, err := d.pol.route(r)
+	if err != nil {
+		d.log.Warn("refused route", "err", err)
+		return
+	}
+	if !d.cfg.UnreachableRoute && set {
+		return
+	}
+	if set {
+		err = d.rt.AddUnreachable(pfx)
+	} else {
+		err = d.rt.DeleteUnreachable(pfx)
+	}
+	if err != nil {
+		d.log.Error("unreachable route", "prefix", pfx, "set", set, "err", err)
+	}
+}
+
+func (d *daemon) saveLease(s *pb.SaveLease) {
+	if d.cfg.Uplink(s.Uplink) == nil {
+		d.log.Warn("refused lease", "uplink", s.Uplink, "err", "not a configured uplink")
+		return
+	}
+	path := filepath.Join(d.opts.StateDir, lease.FileName(s.Uplink))
+	if err := lease.Write(path, pb.LeaseFromPB(s.Lease)); err != nil {
+		d.log.Error("save lease", "err", err)
+	}
+}
+
+// duid returns the client DUID of the configuration (SPEC 8).
+func (d *daemon) duid() ([]byte, error) {
+	c := d.cfg.DUID
+	switch c.Kind {
+	case config.DUIDRaw:
+		return c.Raw, nil
+	case config.DUIDLL, config.DUIDLLT:
+		ifi, err := net.InterfaceByName(c.Interface)
+		if err != nil {
+			return nil, fmt.Errorf("duid from %s: %w", c.Interface, err)
+		}
+		if len(ifi.HardwareAddr) == 0 {
+			return nil, fmt.Errorf("duid from %s: no hardware address", c.Interface)
+		}
+		const hwEthernet = 1 // RFC 826 hardware type
+		if c.Kind == config.DUIDLL {
+			return dhcp6.DUIDLL(hwEthernet, ifi.HardwareAddr), nil
+		}
+		t, err := lease.LoadOrCreateLLTTime(d.opts.StateDir, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return dhcp6.DUIDLLT(hwEthernet, t, ifi.HardwareAddr), nil
+	default:
+		u, err := lease.LoadOrCreateUUID(d.opts.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		return dhcp6.DUIDUUID(u), nil
+	}
+}
+
+// readLeases loads each uplink's lease file. A torn or garbage file is
+// reported and ignored (SPEC 8).
+func (d *daemon) readLeases() map[string]*pb.Lease {
+	out := make(map[string]*pb.Lease)
+	for _, u := range d.cfg.Uplinks {
+		path := filepath.Join(d.opts.StateDir, lease.FileName(u.Name))
+		l, err := lease.Read(path)
+		if err != nil {
+			d.log.Warn("ignoring lease file", "err", err)
+			continue
+		}
+		out[u.Name] = pb.LeaseToPB(l)
+	}
+	return out
+}
+
+// cleanRoutes removes unreachable routes of ours that no lease file holds:
+// leftovers of a crash or of an uplink removed from the config.
+func (d *daemon) cleanRoutes(leases map[string]*pb.Lease) {
+	held := make(map[netip.Prefix]bool)
+	for _, l := range leases {
+		for _, ia := range l.Ias {
+			held[netip.PrefixFrom(netip.AddrFrom16([16]byte(ia.Prefix)), int(ia.PrefixLen))] = true
+		}
+	}
+	routes, err := d.rt.ListUnreachable()
+	if err != nil {
+		d.log.Warn("list unreachable routes", "err", err)
+		return
+	}
+	for _, r := range routes {
+		if held[r] {
+			continue
+		}
+		if err := d.rt.DeleteUnreachable(r); err != nil {
+			d.log.Warn("remove stale route", "prefix", r, "err", err)
+		}
+	}
+}
+
+// listenControl creates the control socket, mode 0660 (SPEC 1), and
+// returns its listening fd for the frontend. The lock is held, so a socket
+// file left at the path is stale.
+func listenControl(path string) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(false)
+	defer l.Close()
+	if err := os.Chmod(path, 0o660); err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	f, err := l.File()
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,95 @@
+package parent
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/proto"
+)
+
+// globalUnicast is the IPv6 global unicast space (RFC 4291 section 2.4):
+// delegated prefixes come from it, and nothing else may be configured.
+var globalUnicast = netip.MustParsePrefix("2000::/3")
+
+// minRouteLen bounds the unreachable route: no delegation is shorter than
+// a /16, and a compromised engine must not black-hole a large part of the
+// address space with one request.
+const minRouteLen = 16
+
+// policy is the parent's distrust of its children (SPEC 2): every kernel
+// change a child asks for is checked against the configuration before it
+// is made. It holds no state but the config, so a reload swaps it whole.
+type policy struct {
+	cfg *config.Config
+}
+
+func (p policy) ia(uplink string, iaid uint32) (*config.IA, error) {
+	u := p.cfg.Uplink(uplink)
+	if u == nil {
+		return nil, fmt.Errorf("uplink %s not configured", uplink)
+	}
+	for _, ia := range u.IAs {
+		if ia.IAID == iaid {
+			return ia, nil
+		}
+	}
+	return nil, fmt.Errorf("uplink %s has no IA_PD with IAID %#x", uplink, iaid)
+}
+
+// address checks a request to add or remove a downstream address: the
+// interface must be an entry of that IA on that uplink, the length the
+// plan's, the host part the configured one, the address global unicast.
+func (p policy) address(a *pb.Address) (netip.Prefix, error) {
+	ia, err := p.ia(a.Uplink, a.Iaid)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	addr := netip.AddrFrom16([16]byte(a.Address))
+	pfx := netip.PrefixFrom(addr, int(a.PrefixLen))
+	var entry *config.Entry
+	for i := range ia.Entries {
+		if ia.Entries[i].Name != "" && ia.Entries[i].Name == a.Ifname {
+			entry = &ia.Entries[i]
+			break
+		}
+	}
+	if entry == nil {
+		return netip.Prefix{}, fmt.Errorf("address %v: %s is not a downstream of IA_PD %#x on %s", pfx, a.Ifname, a.Iaid, a.Uplink)
+	}
+	if int(a.PrefixLen) != entry.PrefixLen {
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: plan says /%d", pfx, a.Ifname, entry.PrefixLen)
+	}
+	if !globalUnicast.Contains(addr) {
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: not global unicast", pfx, a.Ifname)
+	}
+	if want := config.HostAddress(pfx.Masked(), p.cfg.HostPart); want != pfx {
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: host part is not %v", pfx, a.Ifname, p.cfg.HostPart)
+	}
+	return pfx, nil
+}
+
+// route checks a request for the unreachable route of a delegated prefix:
+// it must be global unicast, masked, no shorter than minRouteLen and long
+// enough to be a prefix the IA can carry: at most as long as its longest
+// entry, since a longer one holds no sub-prefix of the plan.
+func (p policy) route(r *pb.Route) (netip.Prefix, error) {
+	ia, err := p.ia(r.Uplink, r.Iaid)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	pfx := netip.PrefixFrom(netip.AddrFrom16([16]byte(r.Prefix)), int(r.PrefixLen))
+	longest := 0
+	for _, e := range ia.Entries {
+		longest = max(longest, e.PrefixLen)
+	}
+	switch {
+	case !globalUnicast.Contains(pfx.Addr()):
+		return netip.Prefix{}, fmt.Errorf("route %v: not global unicast", pfx)
+	case pfx.Masked() != pfx:
+		return netip.Prefix{}, fmt.Errorf("route %v: host bits set", pfx)
+	case pfx.Bits() < minRouteLen || pfx.Bits() > longest:
+		return netip.Prefix{}, fmt.Errorf("route %v: IA_PD %#x on %s carries /%d to /%d", pfx, r.Iaid, r.Uplink, minRouteLen, longest)
+	}
+	return pfx, nil
+}

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs what the demo and the tests need on a Debian machine, as root:
+# real DHCPv6 servers (Kea 2.2, ISC dhcpd), iproute2, tcpdump, protoc, and
+# the unprivileged user. Quick and quiet when everything is there already.
+set -eu
+need=""
+command -v kea-dhcp6 >/dev/null 2>&1 || need="$need kea-dhcp6-server"
+command -v dhcpd >/dev/null 2>&1 || need="$need isc-dhcp-server"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v tcpdump >/dev/null 2>&1 || need="$need tcpdump"
+command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
+command -v ss >/dev/null 2>&1 || need="$need iproute2"
+if [ -n "$need" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing$need; run as root to install them" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# The packages' own services are not wanted: the tests start servers
+	# in namespaces themselves.
+	apt-get install -y -qq --no-install-recommends $need >/dev/null
+	for s in kea-dhcp6-server isc-dhcp-server; do
+		systemctl disable --now "$s" >/dev/null 2>&1 || true
+	done
+fi
+if [ "$(id -u)" -eq 0 ] && ! id _dhcp6leased >/dev/null 2>&1; then
+	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin _dhcp6leased
+fi
