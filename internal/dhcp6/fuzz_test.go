@@ -1,0 +1,102 @@
+package dhcp6
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// leftovers returns a message that fills every field and slice, to decode
+// into before the message under test so that reset mistakes show.
+func leftovers(tb testing.TB) []byte {
+	status := &Status{Code: StatusNoBinding, Message: "left over"}
+	prefixes := []IAPrefix{
+		{Preferred: 1, Valid: 2, PrefixLen: 48, Prefix: netip.MustParseAddr("2001:db8::"), Status: status},
+		{Preferred: 3, Valid: 4, PrefixLen: 64, Prefix: netip.MustParseAddr("2001:db8:1::"), Status: status},
+	}
+	m := Message{
+		Type:          Reply,
+		TransactionID: [3]byte{9, 9, 9},
+		ClientID:      clientDUID(),
+		ServerIDs:     [][]byte{serverDUID(), clientDUID()},
+		IAPDs: []IAPD{
+			{IAID: 1, T1: 5, T2: 6, Prefixes: prefixes, Status: status},
+			{IAID: 2, T1: 7, T2: 8, Prefixes: prefixes, Status: status},
+			{IAID: 3, T1: 9, T2: 10, Prefixes: prefixes, Status: status},
+		},
+		Status:        status,
+		Preference:    7,
+		HasPreference: true,
+		RapidCommit:   true,
+		ElapsedTime:   8,
+		HasElapsed:    true,
+		ORO:           []OptionCode{1, 2, 3, 4},
+		SolMaxRT:      60,
+		InfMaxRT:      70,
+		ReconfMsg:     5,
+	}
+	wire, err := m.Marshal()
+	if err != nil {
+		tb.Fatalf("Marshal leftovers: %v", err)
+	}
+	return append(wire, 0x00, 0x0b, 0x00, 0x00) // Authentication, 0 bytes
+}
+
+// FuzzUnmarshal checks that Unmarshal never panics, that a used Message
+// decodes like a fresh one, and that whatever decodes survives Append and
+// Unmarshal unchanged. The seed corpus in testdata/fuzz/FuzzUnmarshal holds
+// the valid and malformed messages of message_test.go.
+func FuzzUnmarshal(f *testing.F) {
+	leftover := leftovers(f)
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		var fresh Message
+		err := fresh.Unmarshal(wire)
+
+		var used Message
+		if err := used.Unmarshal(leftover); err != nil {
+			t.Fatalf("Unmarshal leftovers: %v", err)
+		}
+		usedErr := used.Unmarshal(wire)
+		if (err == nil) != (usedErr == nil) || err != nil && err.Error() != usedErr.Error() {
+			t.Fatalf("Unmarshal error: fresh Message %v, used Message %v", err, usedErr)
+		}
+		if err != nil {
+			return
+		}
+		if diff := cmp.Diff(fresh, used, cmpMessages()); diff != "" {
+			t.Fatalf("Unmarshal (-fresh +used Message):\n%s", diff)
+		}
+
+		again, err := fresh.Marshal()
+		if err != nil {
+			t.Fatalf("Marshal of a decoded message: %v", err)
+		}
+		var back Message
+		if err := back.Unmarshal(again); err != nil {
+			t.Fatalf("Unmarshal of %x, re-encoded from %x: %v", again, wire, err)
+		}
+		// Append cannot write an Authentication option: its body is
+		// not kept.
+		if diff := cmp.Diff(fresh, back, cmpMessages(), cmpopts.IgnoreFields(Message{}, "HasAuth")); diff != "" {
+			t.Fatalf("Unmarshal after Append (-first +second decode):\n%s", diff)
+		}
+	})
+}
+
+// FuzzDifferential checks that when both this package and insomniacslk
+// accept a message they read the same meaning from it (see meaning for
+// the differences left out). Either may refuse what the other accepts:
+// insomniacslk parses options the engine does not use, and DUIDs, more
+// strictly.
+func FuzzDifferential(f *testing.F) {
+	for _, tc := range messageCases() {
+		f.Add(tc.wire)
+	}
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		if _, _, diff := decodeBoth(wire); diff != "" {
+			t.Errorf("meaning (-insomniacslk +ours):\n%s", diff)
+		}
+	})
+}
