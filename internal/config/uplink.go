@@ -1,0 +1,25 @@
+package config
+
+// Uplink returns the uplink called name, or nil.
+func (c *Config) Uplink(name string) *Uplink {
+	for _, u := range c.Uplinks {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// Downstreams returns the names of u's downstream interfaces, without
+// reserves, in plan order: IA by IA, entry by entry.
+func (u *Uplink) Downstreams() []string {
+	var names []string
+	for _, ia := range u.IAs {
+		for _, e := range ia.Entries {
+			if e.Name != "" {
+				names = append(names, e.Name)
+			}
+		}
+	}
+	return names
+}
