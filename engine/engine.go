@@ -139,7 +139,7 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 			HostPart:         cfg.HostPart,
 			UnreachableRoute: cfg.UnreachableRoute,
 			ClientID:         c.Duid,
-		}, held, e, e.log.With("uplink", u.Name))
+		}, held, e, e.log)
 		e.uplinks[u.Name] = &uplinkState{fsm: fsm}
 	}
 	defer func() {
@@ -244,7 +244,7 @@ func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
 	for _, u := range e.cfg.Uplinks {
 		if r.Ifname == "" || r.Ifname == u.Name {
 			s := e.uplinks[u.Name]
-			reply.Interfaces = append(reply.Interfaces, statusToPB(u, s.fsm.Status(), s.linkUp))
+			reply.Interfaces = append(reply.Interfaces, statusToPB(s.fsm.Status(), s.linkUp))
 		}
 	}
 	return reply
@@ -307,3 +307,40 @@ func (e *engine) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	}
 }
 
+
+// statusToPB converts an uplink's status for the control socket. Times go
+// as Unix milliseconds; -1 is infinity (a zero time in Status).
+func statusToPB(s Status, linkUp bool) *pb.InterfaceStatus {
+	ms := func(t time.Time) int64 {
+		if t.IsZero() {
+			return -1
+		}
+		return t.UnixMilli()
+	}
+	out := &pb.InterfaceStatus{Name: s.Uplink, State: s.State, LinkUp: linkUp}
+	for i, ia := range s.IAs {
+		is := &pb.IAStatus{Index: uint32(i), Iaid: ia.IAID}
+		if ia.Prefix.IsValid() {
+			is.Prefix = ia.Prefix.String()
+			is.PreferredUntilUnixMs = ms(ia.PreferredEnd)
+			is.ValidUntilUnixMs = ms(ia.ValidEnd)
+			// One server serves the uplink; its T1/T2 are the earliest
+			// of the IAs'.
+			out.ServerId = ia.Server
+			if t := ms(ia.T1); t > 0 && (out.T1UnixMs == 0 || t < out.T1UnixMs) {
+				out.T1UnixMs = t
+			}
+			if t := ms(ia.T2); t > 0 && (out.T2UnixMs == 0 || t < out.T2UnixMs) {
+				out.T2UnixMs = t
+			}
+		}
+		for _, d := range ia.Downstreams {
+			is.Downstreams = append(is.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
+		}
+		for _, e := range ia.Unfit {
+			is.Unfit = append(is.Unfit, e.Name)
+		}
+		out.Ias = append(out.Ias, is)
+	}
+	return out
+}

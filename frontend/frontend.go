@@ -7,6 +7,7 @@ package frontend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -139,9 +140,6 @@ func (f *frontend) run(ctx context.Context) error {
 	go readChannel("engine", f.engine, evs)
 	go f.readEvents(ctx, evs)
 	go f.acceptControl(evs)
-	if err := f.events.Dump(ctx); err != nil {
-		return fmt.Errorf("dump links and addresses: %w", err)
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -164,16 +162,27 @@ func readChannel(from string, ch *imsg.Channel, out chan<- event) {
 	}
 }
 
+// readEvents owns the rtnetlink socket: a dump of links and addresses
+// first, then notifications; when the kernel dropped notifications
+// (ENOBUFS), another dump gives the state again.
 func (f *frontend) readEvents(ctx context.Context, out chan<- event) {
+	evs, err := f.events.Dump(ctx)
 	for {
-		evs, err := f.events.Receive()
+		if errors.Is(err, rtnl.ErrResync) {
+			f.log.Warn("rtnetlink events lost, dumping again", "err", err)
+			evs, err = f.events.Dump(ctx)
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		out <- event{from: "rtnetlink", rt: evs, err: err}
-		if err != nil {
+		if err != nil && !errors.Is(err, rtnl.ErrResync) {
+			out <- event{from: "rtnetlink", err: err}
 			return
 		}
+		if len(evs) > 0 {
+			out <- event{from: "rtnetlink", rt: evs}
+		}
+		evs, err = f.events.Receive(ctx)
 	}
 }
 

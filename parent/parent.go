@@ -277,8 +277,9 @@ func (d *daemon) start(name, flag string) (*child, error) {
 	cmd.Args[0] = "dhcp6leased: " + name
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3 = privsep.ParentFD
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	// The child dies with the parent even if the parent is SIGKILLed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// No Pdeathsig: it fires when the forking OS thread exits, which Go
+	// does to threads a goroutine left locked. A child learns of the
+	// parent's death from EOF on its channel (SPEC 2).
 	if err := cmd.Start(); err != nil {
 		ch.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

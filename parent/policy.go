@@ -49,6 +49,7 @@ func (p policy) address(a *pb.Address) (netip.Prefix, error) {
 	pfx := netip.PrefixFrom(addr, int(a.PrefixLen))
 	var entry *config.Entry
 	for i := range ia.Entries {
+		// A reserve entry has no name and never matches.
 		if ia.Entries[i].Name != "" && ia.Entries[i].Name == a.Ifname {
 			entry = &ia.Entries[i]
 			break

@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"maps"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+)
+
+// Stats are an uplink's packet counters, the ones arpd keeps, for
+// `dhcp6leasectl show stats` and SIGUSR1.
+type Stats struct {
+	Sent     map[dhcp6.MessageType]uint64 // every transmission, retransmissions included
+	Received map[dhcp6.MessageType]uint64 // every message that decoded, dropped or not
+	// Drops counts discarded messages, and discarded IA_PD and IA Prefix
+	// options of messages that were kept, by reason.
+	Drops           map[DropReason]uint64
+	Retransmissions uint64
+}
+
+func newStats() Stats {
+	return Stats{
+		Sent:     make(map[dhcp6.MessageType]uint64),
+		Received: make(map[dhcp6.MessageType]uint64),
+		Drops:    make(map[DropReason]uint64),
+	}
+}
+
+// clone returns a copy that shares no map with s.
+func (s Stats) clone() Stats {
+	s.Sent = maps.Clone(s.Sent)
+	s.Received = maps.Clone(s.Received)
+	s.Drops = maps.Clone(s.Drops)
+	return s
+}
+
+// Stats returns a copy of the uplink's counters.
+func (u *Uplink) Stats() Stats { return u.stats.clone() }

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"bytes"
+	"net/netip"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+)
+
+// Status is an uplink's state for `dhcp6leasectl show interface`.
+type Status struct {
+	Uplink string
+	State  string // a State's name: "Down", "Init", "Requesting", "Bound", ...
+	IAs    []IAStatus
+}
+
+// IAStatus is one configured IA_PD. Times are wall clock; a zero time is
+// infinity (or, with an invalid Prefix, nothing held).
+type IAStatus struct {
+	IAID   uint32
+	Prefix netip.Prefix // invalid when the IA holds nothing
+	Server []byte       // DUID of the delegating server
+
+	PreferredEnd, ValidEnd time.Time
+	T1, T2                 time.Time // when this IA is due for Renew and Rebind
+
+	Downstreams []Downstream
+	Unfit       []config.Entry // downstream entries outside the delegated prefix (SPEC 5)
+}
+
+// Status returns the uplink's state and what each IA holds.
+func (u *Uplink) Status() Status {
+	s := Status{Uplink: u.cfg.Uplink.Name, State: u.state.String()}
+	for _, ia := range u.ias {
+		is := IAStatus{IAID: ia.cfg.IAID}
+		if h := ia.held; h.Prefix.IsValid() {
+			// Remaining at the bound time is the whole lifetime.
+			preferred, valid := h.Remaining(h.Bound)
+			t1, t2 := renewTimes(h)
+			is.Prefix, is.Server = h.Prefix, bytes.Clone(u.server)
+			is.PreferredEnd, is.ValidEnd = after(h.Bound, preferred), after(h.Bound, valid)
+			is.T1, is.T2 = after(h.Bound, t1), after(h.Bound, t2)
+			is.Downstreams, is.Unfit = place(ia.cfg, h.Prefix, u.cfg.HostPart)
+		}
+		s.IAs = append(s.IAs, is)
+	}
+	return s
+}
+
+// after returns t+d, or the zero time for lease.Forever.
+func after(t time.Time, d time.Duration) time.Time {
+	if d == lease.Forever {
+		return time.Time{}
+	}
+	return t.Add(d)
+}

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestStatus(t *testing.T) {
+	bubble(t, secondIA, func(h *harness) {
+		t := h.t
+		start := time.Now()
+		if got := h.u.Status(); got.State != "Down" || len(got.IAs) != 2 || got.IAs[0].Prefix.IsValid() {
+			t.Errorf("status before binding: %+v", got)
+		}
+		h.run(10 * time.Second)
+		h.bind(serverA, grant1(), iapd(iaid2, 0, 0, iaprefix("2001:db8:100::/56", dhcp6.Infinity, dhcp6.Infinity)))
+		bound := start.Add(10 * time.Second)
+		want := Status{
+			Uplink: "eth0",
+			State:  "Bound",
+			IAs: []IAStatus{{
+				IAID:         iaid1,
+				Prefix:       netip.MustParsePrefix("2001:db8:1::/63"),
+				Server:       []byte(serverA),
+				PreferredEnd: bound.Add(200 * time.Second),
+				ValidEnd:     bound.Add(300 * time.Second),
+				T1:           bound.Add(100 * time.Second),
+				T2:           bound.Add(160 * time.Second),
+				Downstreams: []Downstream{
+					{Ifname: "lan0", Addr: netip.MustParsePrefix("2001:db8:1::1/64")},
+					{Ifname: "lan1", Addr: netip.MustParsePrefix("2001:db8:1:1::1/64")},
+				},
+			}, {
+				// Infinite lifetimes and T1/T2 left to the client: no end.
+				IAID:        iaid2,
+				Prefix:      netip.MustParsePrefix("2001:db8:100::/56"),
+				Server:      []byte(serverA),
+				Downstreams: []Downstream{{Ifname: "guest0", Addr: netip.MustParsePrefix("2001:db8:100::1/56")}},
+			}},
+		}
+		if diff := cmp.Diff(want, h.u.Status(), cmpCalls()); diff != "" {
+			t.Errorf("status (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestStateString(t *testing.T) {
+	want := []string{"Down", "Init", "Requesting", "Bound", "Renewing", "Rebinding", "Rebooting", "State(7)"}
+	for s, w := range want {
+		if got := State(s).String(); got != w {
+			t.Errorf("State(%d) = %q, want %q", s, got, w)
+		}
+	}
+}
+
+// A delegated prefix smaller than the plan needs: the entries that fit get
+// their address, Status lists the others.
+func TestPrefixTooSmall(t *testing.T) {
+	bubble(t, func(o *options) {
+		o.cfg.Uplink.IAs[0] = plan(iaid1, entry("lan0", 64), config.Entry{PrefixLen: 64}, entry("lan1", 64), entry("lan2", 62))
+	}, func(h *harness) {
+		t := h.t
+		h.u.SetReady(true)
+		sol := h.last(dhcp6.Solicit)
+		if sol.IAs[0].Prefix != netip.MustParsePrefix("::/61") {
+			t.Errorf("Solicit hint %v, want ::/61", sol.IAs[0].Prefix)
+		}
+		small := iapd(iaid1, 100, 160, iaprefix("2001:db8:1::/62", 200, 300))
+		adv := answer(dhcp6.Advertise, sol, serverA, small)
+		adv.Preference = 255
+		adv.HasPreference = true
+		h.u.receive(adv)
+		h.u.receive(answer(dhcp6.Reply, h.last(dhcp6.Request), serverA, small))
+		h.wantState(StateBound)
+		want := []call{
+			addr(iaid1, "lan0", "2001:db8:1::1/64", 200, 300),
+			addr(iaid1, "lan1", "2001:db8:1:2::1/64", 200, 300),
+			route("set-route", iaid1, "2001:db8:1::/62"),
+		}
+		calls := ops(h.take())
+		if diff := cmp.Diff(want, calls[:len(calls)-1], cmpCalls()); diff != "" {
+			t.Errorf("configured (-want +got):\n%s", diff)
+		}
+		ia := h.u.Status().IAs[0]
+		if diff := cmp.Diff([]config.Entry{{Name: "lan2", PrefixLen: 62, Offset: config.Uint128{Hi: 4}}}, ia.Unfit); diff != "" {
+			t.Errorf("unfit (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestDownstreamAppeared(t *testing.T) {
+	bubble(t, nil, func(h *harness) {
+		h.bind(serverA, grant1())
+		h.run(50 * time.Second)
+		h.u.DownstreamAppeared("lan1")
+		h.u.DownstreamAppeared("eth9")
+		want := []call{addr(iaid1, "lan1", "2001:db8:1:1::1/64", 150, 250)}
+		if diff := cmp.Diff(want, ops(h.take()), cmpCalls()); diff != "" {
+			h.t.Errorf("hot-plug (-want +got):\n%s", diff)
+		}
+	})
+}
