@@ -307,7 +307,6 @@ func (e *engine) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	}
 }
 
-
 // statusToPB converts an uplink's status for the control socket. Times go
 // as Unix milliseconds; -1 is infinity (a zero time in Status).
 func statusToPB(s Status, linkUp bool) *pb.InterfaceStatus {

@@ -49,7 +49,7 @@ func rawPair(t *testing.T) (int, *Channel) {
 }
 
 var rules = Rules{
-	uint32(pb.Type_TYPE_OPEN_UDP):    {New: func() Payload { return new(pb.OpenUDP) }},
+	uint32(pb.Type_TYPE_OPEN_UDP):     {New: func() Payload { return new(pb.OpenUDP) }},
 	uint32(pb.Type_TYPE_ROUTE_SOCKET): {FDs: 1, New: func() Payload { return new(pb.Empty) }},
 }
 
