@@ -1,0 +1,369 @@
+package lease
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+)
+
+// header is the first line Write puts in every lease file: the grammar of
+// the lines that follow, for the operator reading it.
+const header = "# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S\n"
+
+// maxLine bounds one line. The longest valid line is a "server" line with a
+// 130-octet DUID (267 bytes); anything much longer is garbage.
+const maxLine = 512
+
+// DUID length bounds (RFC 8415 section 11.1: a 2-octet type code followed by
+// 1 to 128 octets).
+const (
+	minDUIDLen = 3
+	maxDUIDLen = 130
+)
+
+// infinity is how lifetimes of 0xffffffff are spelled in the file.
+const infinity = "infinity"
+
+// A SyntaxError reports a line of a lease file that could not be used.
+type SyntaxError struct {
+	Path string // set by Read; empty from Parse
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+}
+
+// Parse reads a lease file (docs/FILES.md). It accepts the lines WriteTo
+// produces and OpenBSD dhcp6leased's "ia_pd <index> <prefix> <len>" lines,
+// whose lifetimes are unknown: such an IA has zero lifetimes and a zero Bound,
+// a hint for Rebind or Solicit, not a lease to keep using.
+//
+// Any line that does not parse fails the whole file with a *SyntaxError,
+// including a last line without its newline: WriteTo always ends the file
+// with one, so its absence means a torn write, and a torn number would
+// otherwise parse as a wrong one.
+func Parse(r io.Reader) (Lease, error) {
+	var (
+		l      Lease
+		seen   = make(map[uint32]bool)
+		br     = bufio.NewReaderSize(r, maxLine)
+		lineno int
+	)
+	for {
+		b, err := br.ReadSlice('\n')
+		if len(b) == 0 && err == io.EOF {
+			return l, nil
+		}
+		lineno++
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			return Lease{}, &SyntaxError{Line: lineno, Msg: fmt.Sprintf("line longer than %d bytes", maxLine)}
+		case err == io.EOF:
+			return Lease{}, &SyntaxError{Line: lineno, Msg: "no newline at end of file (torn write?)"}
+		case err != nil:
+			return Lease{}, err
+		}
+		if err := l.parseLine(string(b), seen); err != nil {
+			return Lease{}, &SyntaxError{Line: lineno, Msg: err.Error()}
+		}
+	}
+}
+
+// parseLine adds one line's content to l. seen holds the IAIDs so far.
+func (l *Lease) parseLine(line string, seen map[uint32]bool) error {
+	f := strings.Fields(line)
+	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+		return nil
+	}
+	switch f[0] {
+	case "server":
+		if l.ServerID != nil {
+			return errors.New("second server line")
+		}
+		if len(f) != 2 {
+			return fmt.Errorf("server: want 1 field, got %d", len(f)-1)
+		}
+		id, err := hex.DecodeString(f[1])
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		if err := checkServerID(id); err != nil {
+			return err
+		}
+		l.ServerID = id
+	case "ia_pd":
+		ia, err := parseIA(f[1:])
+		if err != nil {
+			return fmt.Errorf("ia_pd: %w", err)
+		}
+		if seen[ia.IAID] {
+			return fmt.Errorf("ia_pd: duplicate IAID %#08x", ia.IAID)
+		}
+		if len(l.IAs) == config.MaxIAs {
+			return fmt.Errorf("ia_pd: more than %d IAs", config.MaxIAs)
+		}
+		seen[ia.IAID] = true
+		l.IAs = append(l.IAs, ia)
+	default:
+		return fmt.Errorf("unknown keyword %q", f[0])
+	}
+	return nil
+}
+
+// parseIA parses the fields after "ia_pd": either ours (12 fields) or
+// OpenBSD's (3 fields: decimal IA index, which OpenBSD also sends as the
+// IAID, address and length).
+func parseIA(f []string) (IA, error) {
+	var ia IA
+	switch len(f) {
+	case 3:
+		id, err := strconv.ParseUint(f[0], 10, 32)
+		if err != nil {
+			return IA{}, fmt.Errorf("IA index %q: not a decimal number", f[0])
+		}
+		addr, err := netip.ParseAddr(f[1])
+		if err != nil {
+			return IA{}, err
+		}
+		if addr.Zone() != "" {
+			return IA{}, fmt.Errorf("prefix %v: has a zone", addr)
+		}
+		bits, err := strconv.ParseUint(f[2], 10, 8)
+		if err != nil || bits < 1 || bits > 128 {
+			return IA{}, fmt.Errorf("prefix length %q: want 1 to 128", f[2])
+		}
+		// OpenBSD stores the prefix exactly as the server sent it; only the
+		// network part means anything.
+		p, err := addr.Prefix(int(bits))
+		if err != nil {
+			return IA{}, err
+		}
+		ia.IAID, ia.Prefix = uint32(id), p
+	case 12:
+		for i, kw := range [...]string{"preferred", "valid", "bound", "t1", "t2"} {
+			if f[2+2*i] != kw {
+				return IA{}, fmt.Errorf("want %q, got %q", kw, f[2+2*i])
+			}
+		}
+		hexID, ok := strings.CutPrefix(f[0], "0x")
+		id, err := strconv.ParseUint(hexID, 16, 32)
+		if !ok || err != nil {
+			return IA{}, fmt.Errorf("IAID %q: want 0x and up to 8 hex digits", f[0])
+		}
+		ia.IAID = uint32(id)
+		if ia.Prefix, err = netip.ParsePrefix(f[1]); err != nil {
+			return IA{}, err
+		}
+		for _, v := range []struct {
+			dst *uint32
+			s   string
+		}{{&ia.Preferred, f[3]}, {&ia.Valid, f[5]}, {&ia.T1, f[9]}, {&ia.T2, f[11]}} {
+			if *v.dst, err = parseSeconds(v.s); err != nil {
+				return IA{}, err
+			}
+		}
+		t, err := time.Parse(time.RFC3339, f[7])
+		if err != nil {
+			return IA{}, fmt.Errorf("bound: %w", err)
+		}
+		ia.Bound = t.UTC().Truncate(time.Second)
+	default:
+		return IA{}, fmt.Errorf("want 12 fields (or OpenBSD's 3), got %d", len(f))
+	}
+	return ia, ia.check()
+}
+
+func parseSeconds(s string) (uint32, error) {
+	if s == infinity {
+		return dhcp6.Infinity, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("lifetime %q: want seconds or %q", s, infinity)
+	}
+	return uint32(v), nil
+}
+
+func formatSeconds(v uint32) string {
+	if v == dhcp6.Infinity {
+		return infinity
+	}
+	return strconv.FormatUint(uint64(v), 10)
+}
+
+// check reports what makes ia unfit for a lease file. Parse and WriteTo
+// apply the same rules, so whatever WriteTo writes, Parse reads back.
+func (ia IA) check() error {
+	p := ia.Prefix
+	switch {
+	case !p.IsValid() || !p.Addr().Is6():
+		return fmt.Errorf("prefix %v: not an IPv6 prefix", p)
+	case p.Bits() == 0:
+		return fmt.Errorf("prefix %v: length 0", p)
+	case p != p.Masked():
+		return fmt.Errorf("prefix %v: bits set after the prefix length", p)
+	case ia.Preferred > ia.Valid:
+		// RFC 8415 section 21.22: such a prefix is discarded, never held.
+		return fmt.Errorf("prefix %v: preferred lifetime %d above valid %d", p, ia.Preferred, ia.Valid)
+	case ia.T1 != 0 && ia.T2 != 0 && ia.T1 > ia.T2:
+		// RFC 8415 section 21.21: such an IA_PD is discarded, never held.
+		return fmt.Errorf("IAID %#08x: T1 %d above T2 %d", ia.IAID, ia.T1, ia.T2)
+	case ia.Bound.Year() < 0 || ia.Bound.Year() > 9999:
+		return fmt.Errorf("bound %v: year outside RFC 3339", ia.Bound)
+	}
+	return nil
+}
+
+func checkServerID(id []byte) error {
+	if len(id) < minDUIDLen || len(id) > maxDUIDLen {
+		return fmt.Errorf("server DUID of %d octets: want %d to %d", len(id), minDUIDLen, maxDUIDLen)
+	}
+	return nil
+}
+
+// WriteTo writes l in the lease file format: the header comment, the server
+// line if ServerID is set, and one ia_pd line per IA in order. Bound is
+// written in UTC to the second (truncated, so remaining lifetimes computed
+// after a restart err on the short side). A lease that Parse would refuse is
+// not written.
+func (l Lease) WriteTo(w io.Writer) (int64, error) {
+	var b bytes.Buffer
+	b.WriteString(header)
+	if len(l.ServerID) > 0 {
+		if err := checkServerID(l.ServerID); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(&b, "server %x\n", l.ServerID)
+	}
+	if len(l.IAs) > config.MaxIAs {
+		return 0, fmt.Errorf("%d IAs: at most %d", len(l.IAs), config.MaxIAs)
+	}
+	seen := make(map[uint32]bool)
+	for _, ia := range l.IAs {
+		if err := ia.check(); err != nil {
+			return 0, err
+		}
+		if seen[ia.IAID] {
+			return 0, fmt.Errorf("duplicate IAID %#08x", ia.IAID)
+		}
+		seen[ia.IAID] = true
+		fmt.Fprintf(&b, "ia_pd %#08x %v preferred %s valid %s bound %s t1 %s t2 %s\n",
+			ia.IAID, ia.Prefix, formatSeconds(ia.Preferred), formatSeconds(ia.Valid),
+			ia.Bound.UTC().Format(time.RFC3339), formatSeconds(ia.T1), formatSeconds(ia.T2))
+	}
+	return b.WriteTo(w)
+}
+
+// Read parses the lease file at path. A file that does not exist is no
+// lease: (Lease{}, nil), the normal case on first start. A file that does not
+// parse returns a *SyntaxError naming path and line; the caller logs it and
+// starts without a lease (SPEC section 8: never fatal).
+func Read(path string) (Lease, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Lease{}, nil
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("read lease: %w", err)
+	}
+	defer f.Close()
+	l, err := Parse(f)
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		se.Path = path
+		return Lease{}, se
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("read lease %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Write replaces the lease file at path atomically (see writeAtomic).
+func Write(path string, l Lease) error {
+	var b bytes.Buffer
+	if _, err := l.WriteTo(&b); err != nil {
+		return fmt.Errorf("write lease %s: %w", path, err)
+	}
+	return writeAtomic(path, b.Bytes())
+}
+
+// writeAtomic replaces path with data so that a crash at any point leaves
+// either the old or the new content, never a mix: write a temporary file in
+// the same directory (rename is atomic only within a file system), fsync it,
+// rename it over path, then fsync the directory so the rename itself is
+// durable. The file's mode is 0600.
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp.Name(), err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// FileName is the name of an uplink's lease file in the state directory.
+// The "lease." prefix keeps uplinks apart from the other state files (an
+// interface could be called "uuid"; OpenBSD names the file after the
+// interface alone).
+func FileName(uplink string) string {
+	return "lease." + uplink
+}
+
+// Path is the lease file of uplink in the state directory dir. It refuses a
+// name that the kernel would not accept as an interface name
+// (dev_valid_name() in net/core/dev.c), so that no name can leave dir.
+func Path(dir, uplink string) (string, error) {
+	if uplink == "" || len(uplink) >= 16 || uplink == "." || uplink == ".." ||
+		strings.ContainsAny(uplink, "/: \t\n\v\f\r\x00") {
+		return "", fmt.Errorf("lease file for %q: not an interface name", uplink)
+	}
+	return filepath.Join(dir, FileName(uplink)), nil
+}
