@@ -6,7 +6,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -159,6 +161,9 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 			f()
 		case m := <-msgs:
 			if m.err != nil {
+				if m.from == "parent" && errors.Is(m.err, io.EOF) {
+					return nil // the parent is shutting down
+				}
 				return fmt.Errorf("%s: %w", m.from, m.err)
 			}
 			if m.from == "parent" {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -202,6 +203,9 @@ var engineRules = imsg.Rules{
 
 func (f *frontend) handle(e event) error {
 	if e.err != nil {
+		if e.from == "parent" && errors.Is(e.err, io.EOF) {
+			return nil // the parent is shutting down
+		}
 		return fmt.Errorf("%s: %w", e.from, e.err)
 	}
 	switch e.from {

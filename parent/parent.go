@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -56,15 +57,15 @@ type Options struct {
 
 // Main runs the parent until ctx ends (SIGTERM) or a child dies.
 func Main(ctx context.Context, opts Options) error {
+	if !opts.CheckOnly && os.Geteuid() != 0 {
+		return errors.New("need root privileges")
+	}
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
 		return err
 	}
 	if opts.CheckOnly {
 		return checkOnly(cfg, opts.Verbose)
-	}
-	if os.Geteuid() != 0 {
-		return errors.New("need root privileges")
 	}
 	if _, err := sandbox.LookupUser(opts.User); err != nil {
 		return err
@@ -229,6 +230,11 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	d.log.Info("started", "frontend", fe.cmd.Process.Pid, "engine", en.cmd.Process.Pid)
 
+	// SIGHUP and SIGUSR1 must not kill the daemon (their default action).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+
 	msgs := make(chan received)
 	go readLoop(fe.name, fe.ch, msgs)
 	go readLoop(en.name, en.ch, msgs)
@@ -237,6 +243,8 @@ func (d *daemon) run(ctx context.Context) error {
 		case <-ctx.Done():
 			d.log.Info("shutting down")
 			return nil
+		case sig := <-sigs:
+			d.log.Warn("signal ignored: reload and stats are not implemented yet", "signal", sig)
 		case err := <-fe.done:
 			return fmt.Errorf("frontend exited: %v", exitReason(err))
 		case err := <-en.done:
@@ -495,9 +503,22 @@ func (d *daemon) readLeases() map[string]*pb.Lease {
 			d.log.Warn("ignoring lease file", "err", err)
 			continue
 		}
-		out[u.Name] = pb.LeaseToPB(l)
+		out[u.Name] = pb.LeaseToPB(openBSDIAIDs(l, u))
 	}
 	return out
+}
+
+// openBSDIAIDs maps the IAs of OpenBSD lease lines (no bound time) to
+// ours: OpenBSD numbers an uplink's IAs 0, 1, 2 and sends that position as
+// the IAID, where we derive IAIDs unique across the client (SPEC 4). The
+// prefixes become Solicit hints for the IA at that position.
+func openBSDIAIDs(l lease.Lease, u *config.Uplink) lease.Lease {
+	for i, ia := range l.IAs {
+		if ia.Bound.IsZero() && int(ia.IAID) < len(u.IAs) {
+			l.IAs[i].IAID = u.IAs[ia.IAID].IAID
+		}
+	}
+	return l
 }
 
 // cleanRoutes removes unreachable routes of ours that no lease file holds:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
+	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
@@ -28,7 +29,7 @@ func run(args []string) error {
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage) }
 	socket := fs.String("s", control.DefaultSocket, "control socket")
 	maxwait := fs.Int("w", 10, "seconds request waits for Bound")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(getopt.Expand(args, "", "sw")); err != nil {
 		return errors.New("bad arguments")
 	}
 	a := fs.Args()

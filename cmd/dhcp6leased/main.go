@@ -14,6 +14,7 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/control"
 	"github.com/dhcp6leased/dhcp6leased/engine"
 	"github.com/dhcp6leased/dhcp6leased/frontend"
+	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
 	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
 	"github.com/dhcp6leased/dhcp6leased/parent"
 )
@@ -45,13 +46,21 @@ func main() {
 	fs.StringVar(&opts.User, "u", parent.DefaultUser, "unprivileged user")
 	fs.BoolVar(&isEngine, "E", false, "") // internal: run as the engine
 	fs.BoolVar(&isFront, "F", false, "")  // internal: run as the frontend
-	if err := fs.Parse(os.Args[1:]); err != nil || fs.NArg() != 0 {
+	if err := fs.Parse(getopt.Expand(os.Args[1:], "dnvEF", "fLsu")); err != nil || fs.NArg() != 0 {
 		fs.Usage()
 		os.Exit(1)
 	}
 	opts.Verbose = int(verbose)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// The parent stops on SIGTERM and SIGINT. The children stop on SIGTERM
+	// or when the parent's channel closes: a Ctrl-C reaches the whole
+	// process group, and the parent must be the one to decide.
+	stopSignals := []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	if isEngine || isFront {
+		signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+		stopSignals = stopSignals[:1]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	child := privsep.Options{User: opts.User, Foreground: opts.Foreground, Verbose: opts.Verbose}

@@ -36,6 +36,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Other users run the binaries too (TestCheckConfig).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	cmd := exec.Command("go", "build", "-o", dir+"/",
 		"github.com/dhcp6leased/dhcp6leased/cmd/dhcp6leased",
 		"github.com/dhcp6leased/dhcp6leased/cmd/dhcp6leasectl")
