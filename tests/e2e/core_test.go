@@ -310,7 +310,7 @@ func TestRestartAfterKill(t *testing.T) {
 }
 
 // childPids returns the pids whose parent is pid.
-func childPids(t *testing.T, pid int) []int {
+func childPids(t testing.TB, pid int) []int {
 	t.Helper()
 	var out []int
 	lab.WaitForT(t, 5*time.Second, fmt.Sprintf("two children of %d", pid), func() (bool, error) {

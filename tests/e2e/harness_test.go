@@ -60,7 +60,7 @@ func run(m *testing.M) int {
 
 // daemon is one dhcp6leased running in a topology's CLI namespace.
 type daemon struct {
-	t     *testing.T
+	t     testing.TB
 	topo  *lab.Topology
 	conf  string
 	state string
@@ -71,7 +71,7 @@ type daemon struct {
 
 // newDaemon writes conf and starts the daemon on it; it is stopped and its
 // output logged (on failure) when the test ends.
-func newDaemon(t *testing.T, topo *lab.Topology, conf string) *daemon {
+func newDaemon(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	d := &daemon{t: t, topo: topo, conf: filepath.Join(dir, "dhcp6leased.conf"),
@@ -213,7 +213,7 @@ func sub64(p netip.Prefix, n int) netip.Prefix {
 
 // serverPrefix waits until the server's lease file delegates a live prefix
 // to iaid and returns it.
-func serverPrefix(t *testing.T, leases func() ([]lab.ServerLease, error), iaid uint32) netip.Prefix {
+func serverPrefix(t testing.TB, leases func() ([]lab.ServerLease, error), iaid uint32) netip.Prefix {
 	t.Helper()
 	var got netip.Prefix
 	lab.WaitForT(t, 10*time.Second, fmt.Sprintf("server lease for IAID %#x", iaid), func() (bool, error) {
