@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -84,7 +85,12 @@ func Main(ctx context.Context, opts Options) error {
 	defer unlock()
 
 	d := &daemon{opts: opts, log: log, cfg: cfg, pol: policy{cfg: cfg}}
-	return d.run(ctx)
+	err = d.run(ctx)
+	if err != nil && !opts.Foreground {
+		// Detached, stderr is /dev/null: syslog is the only witness.
+		log.Error("exiting", "err", err)
+	}
+	return err
 }
 
 func checkOnly(cfg *config.Config, verbose int) error {
@@ -150,10 +156,11 @@ type daemon struct {
 
 // child is a started child process.
 type child struct {
-	name string
-	cmd  *exec.Cmd
-	ch   *imsg.Channel
-	done chan error
+	name   string
+	cmd    *exec.Cmd
+	ch     *imsg.Channel
+	exited chan struct{} // closed when the process has exited
+	err    error         // cmd.Wait's result, valid once exited is closed
 }
 
 func (d *daemon) run(ctx context.Context) error {
@@ -245,11 +252,16 @@ func (d *daemon) run(ctx context.Context) error {
 			return nil
 		case sig := <-sigs:
 			d.log.Warn("signal ignored: reload and stats are not implemented yet", "signal", sig)
-		case err := <-fe.done:
-			return fmt.Errorf("frontend exited: %v", exitReason(err))
-		case err := <-en.done:
-			return fmt.Errorf("engine exited: %v", exitReason(err))
+		case <-fe.exited:
+			return fe.died()
+		case <-en.exited:
+			return en.died()
 		case r := <-msgs:
+			if errors.Is(r.err, io.EOF) {
+				// The channel closes first when a child dies: report
+				// how it died.
+				return map[string]*child{fe.name: fe, en.name: en}[r.from].died()
+			}
 			if err := d.handle(r); err != nil {
 				// A child that breaks the protocol is not trusted with
 				// anything more (SPEC 2): stop everything.
@@ -260,11 +272,18 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 }
 
-func exitReason(err error) string {
-	if err == nil {
-		return "exit status 0"
+// died reports a child's death, waiting briefly for its exit status when
+// its channel closed first.
+func (c *child) died() error {
+	select {
+	case <-c.exited:
+	case <-time.After(2 * time.Second):
+		return fmt.Errorf("%s closed its channel and is still running", c.name)
 	}
-	return err.Error()
+	if c.err == nil {
+		return fmt.Errorf("%s exited: exit status 0", c.name)
+	}
+	return fmt.Errorf("%s exited: %w", c.name, c.err)
 }
 
 // start re-executes the binary as a child. It starts as root and confines
@@ -292,8 +311,11 @@ func (d *daemon) start(name, flag string) (*child, error) {
 		ch.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, ch: ch, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait() }()
+	c := &child{name: name, cmd: cmd, ch: ch, exited: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.exited)
+	}()
 	return c, nil
 }
 
@@ -302,10 +324,10 @@ func (c *child) stop() {
 	c.ch.Close()
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case <-c.exited:
 	case <-time.After(2 * time.Second):
 		c.cmd.Process.Kill()
-		<-c.done
+		<-c.exited
 	}
 }
 

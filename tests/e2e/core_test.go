@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -414,5 +416,58 @@ func TestShowInterface(t *testing.T) {
 	}
 	if out, err := d.ctl("show", "interface", "nosuch0"); err == nil || !strings.Contains(out, "unknown interface nosuch0") {
 		t.Errorf("show interface nosuch0: %v, %q; want one error line", err, out)
+	}
+}
+
+// TestChildDeath: when a child dies, the parent says which and how, and
+// exits non-zero; the other child follows; nothing is deconfigured (SPEC 2).
+func TestChildDeath(t *testing.T) {
+	lab.Require(t, "kea-dhcp6")
+	for _, victim := range []string{"engine", "frontend"} {
+		t.Run(victim, func(t *testing.T) {
+			t.Parallel()
+			topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+			lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
+			d := newDaemon(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
+			addr := d.waitAnyAddr("lan0", bindTimeout)
+			children := childPids(t, d.proc.Pid())
+			flag := map[string]string{"engine": "-E", "frontend": "-F"}[victim]
+			var pid int
+			for _, c := range children {
+				cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
+				if err == nil && slices.Contains(strings.Split(string(cmdline), "\x00"), flag) {
+					pid = c
+				}
+			}
+			if pid == 0 {
+				t.Fatalf("no %s among children %v", victim, children)
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-d.proc.Done():
+			case <-time.After(5 * time.Second):
+				ps, _ := exec.Command("ps", "-o", "pid,ppid,stat,wchan:20,args", "--ppid", fmt.Sprint(d.proc.Pid()), "-p", fmt.Sprint(d.proc.Pid())).CombinedOutput()
+				t.Fatalf("parent still running 5 s after the child died:\n%s", ps)
+			}
+			if err := d.proc.Wait(); err == nil {
+				t.Error("parent exited 0 after a child died")
+			}
+			if out := d.proc.Output(); !strings.Contains(out, victim+" exited: signal: killed") {
+				t.Errorf("parent output does not name the dead child:\n%s", out)
+			}
+			lab.WaitForT(t, 5*time.Second, "the other child gone", func() (bool, error) {
+				for _, c := range children {
+					if _, err := os.Stat(fmt.Sprintf("/proc/%d", c)); err == nil {
+						return false, nil
+					}
+				}
+				return true, nil
+			})
+			if got := d.globalAddrs("lan0"); len(got) != 1 || got[0].Prefix != addr.Prefix {
+				t.Errorf("lan0 after the crash: %v, want %v kept", got, addr.Prefix)
+			}
+		})
 	}
 }
