@@ -253,14 +253,17 @@ func (d *daemon) run(ctx context.Context) error {
 		case sig := <-sigs:
 			d.log.Warn("signal ignored: reload and stats are not implemented yet", "signal", sig)
 		case <-fe.exited:
-			return fe.died()
+			return died(fe, en)
 		case <-en.exited:
-			return en.died()
+			return died(en, fe)
 		case r := <-msgs:
 			if errors.Is(r.err, io.EOF) {
 				// The channel closes first when a child dies: report
 				// how it died.
-				return map[string]*child{fe.name: fe, en.name: en}[r.from].died()
+				if r.from == fe.name {
+					return died(fe, en)
+				}
+				return died(en, fe)
 			}
 			if err := d.handle(r); err != nil {
 				// A child that breaks the protocol is not trusted with
@@ -272,13 +275,28 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 }
 
-// died reports a child's death, waiting briefly for its exit status when
-// its channel closed first.
-func (c *child) died() error {
+// died reports the death of first and, when it follows within a moment,
+// of other: one child's death makes the other exit on EOF, and the parent
+// cannot tell which it noticed first, so the log names both with how each
+// ended (a signal, or an exit status).
+func died(first, other *child) error {
+	err := first.wait(2 * time.Second)
+	if err == nil {
+		err = fmt.Errorf("%s closed its channel", first.name)
+	}
+	if oerr := other.wait(500 * time.Millisecond); oerr != nil {
+		err = fmt.Errorf("%w; %w", err, oerr)
+	}
+	return err
+}
+
+// wait waits up to d for the child's exit and describes it; nil if it is
+// still running.
+func (c *child) wait(d time.Duration) error {
 	select {
 	case <-c.exited:
-	case <-time.After(2 * time.Second):
-		return fmt.Errorf("%s closed its channel and is still running", c.name)
+	case <-time.After(d):
+		return nil
 	}
 	if c.err == nil {
 		return fmt.Errorf("%s exited: exit status 0", c.name)
