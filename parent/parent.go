@@ -72,6 +72,11 @@ func Main(ctx context.Context, opts Options) error {
 		return err
 	}
 	if !opts.Foreground && os.Getenv(detachedEnv) == "" {
+		// Detached, syslog is the only place logs go: refuse now, on the
+		// terminal, rather than run blind.
+		if _, err := logging.New("parent", false, logging.Level(opts.Verbose)); err != nil {
+			return fmt.Errorf("%w (run with -d to log to stderr)", err)
+		}
 		return detach()
 	}
 	log, err := logging.New("parent", opts.Foreground, logging.Level(opts.Verbose))
@@ -203,12 +208,12 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer fe.stop()
 	en, err := d.start("engine", privsep.FlagEngine)
 	if err != nil {
+		stopChildren(fe)
 		return err
 	}
-	defer en.stop()
+	defer stopChildren(fe, en)
 	d.fe, d.en = fe.ch, en.ch
 
 	var text bytes.Buffer
@@ -337,15 +342,22 @@ func (d *daemon) start(name, flag string) (*child, error) {
 	return c, nil
 }
 
-// stop ends a child: SIGTERM, and SIGKILL if it has not exited in 2 s.
-func (c *child) stop() {
-	c.ch.Close()
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(2 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.exited
+// stopChildren ends the children: closing their channels first lets each
+// see its parent's EOF and exit quietly, before it could mistake the other
+// child's exit for a crash. One that lingers is killed after 2 s.
+func stopChildren(children ...*child) {
+	for _, c := range children {
+		c.ch.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, c := range children {
+		select {
+		case <-c.exited:
+		case <-ctx.Done():
+			c.cmd.Process.Kill()
+			<-c.exited
+		}
 	}
 }
 

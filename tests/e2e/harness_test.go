@@ -73,13 +73,21 @@ type daemon struct {
 // output logged (on failure) when the test ends.
 func newDaemon(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	t.Helper()
+	d := newDaemonStopped(t, topo, conf)
+	d.start()
+	return d
+}
+
+// newDaemonStopped is newDaemon without the start, for tests that prepare
+// the state directory first.
+func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	d := &daemon{t: t, topo: topo, conf: filepath.Join(dir, "dhcp6leased.conf"),
 		state: filepath.Join(dir, "state"), sock: filepath.Join(dir, "ctl.sock")}
 	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
