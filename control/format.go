@@ -3,6 +3,8 @@ package control
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,4 +102,33 @@ func Duration(d time.Duration) string {
 		return "0 seconds"
 	}
 	return strings.Join(parts, " ")
+}
+
+// WriteStats prints packet counters as `dhcp6leasectl show stats` does:
+// per uplink, sent and received per message type, drops per reason and
+// retransmissions, each list sorted by name.
+func WriteStats(w io.Writer, stats []*pb.InterfaceStats) error {
+	var b strings.Builder
+	for i, s := range stats {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s\n", s.Name)
+		for _, c := range []struct {
+			title string
+			m     map[string]uint64
+		}{{"sent", s.Sent}, {"received", s.Received}, {"dropped", s.Drops}} {
+			fmt.Fprintf(&b, "\t%s:", c.title)
+			if len(c.m) == 0 {
+				b.WriteString(" none")
+			}
+			b.WriteByte('\n')
+			for _, k := range slices.Sorted(maps.Keys(c.m)) {
+				fmt.Fprintf(&b, "\t\t%-30s %d\n", k, c.m[k])
+			}
+		}
+		fmt.Fprintf(&b, "\tretransmissions: %d\n", s.Retransmissions)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

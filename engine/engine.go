@@ -247,8 +247,13 @@ func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
 		e.uplinks[r.Ifname].fsm.Request()
 	}
 	for _, u := range e.cfg.Uplinks {
-		if r.Ifname == "" || r.Ifname == u.Name {
-			s := e.uplinks[u.Name]
+		if r.Ifname != "" && r.Ifname != u.Name {
+			continue
+		}
+		s := e.uplinks[u.Name]
+		if r.Command == pb.CtlRequest_COMMAND_SHOW_STATS {
+			reply.Stats = append(reply.Stats, statsToPB(u.Name, s.fsm.Stats()))
+		} else {
 			reply.Interfaces = append(reply.Interfaces, statusToPB(s.fsm.Status(), s.linkUp))
 		}
 	}
@@ -345,6 +350,21 @@ func statusToPB(s Status, linkUp bool) *pb.InterfaceStatus {
 			is.Unfit = append(is.Unfit, e.Name)
 		}
 		out.Ias = append(out.Ias, is)
+	}
+	return out
+}
+
+func statsToPB(uplink string, s Stats) *pb.InterfaceStats {
+	out := &pb.InterfaceStats{Name: uplink, Sent: make(map[string]uint64), Received: make(map[string]uint64),
+		Drops: make(map[string]uint64), Retransmissions: s.Retransmissions}
+	for t, n := range s.Sent {
+		out.Sent[t.String()] = n
+	}
+	for t, n := range s.Received {
+		out.Received[t.String()] = n
+	}
+	for r, n := range s.Drops {
+		out.Drops[string(r)] = n
 	}
 	return out
 }

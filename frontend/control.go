@@ -51,7 +51,7 @@ func (f *frontend) readControl(c *net.UnixConn, out chan<- event) {
 		reply(err.Error())
 		return
 	}
-	if req.Command != pb.CtlRequest_COMMAND_SHOW_INTERFACE {
+	if !req.ReadOnly() {
 		uid, err := peerUID(c)
 		if err != nil || uid != 0 {
 			reply("permission denied")

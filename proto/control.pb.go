@@ -32,6 +32,7 @@ const (
 	CtlRequest_COMMAND_UNSPECIFIED    CtlRequest_Command = 0
 	CtlRequest_COMMAND_SHOW_INTERFACE CtlRequest_Command = 1
 	CtlRequest_COMMAND_REQUEST        CtlRequest_Command = 2
+	CtlRequest_COMMAND_SHOW_STATS     CtlRequest_Command = 3
 )
 
 // Enum value maps for CtlRequest_Command.
@@ -40,11 +41,13 @@ var (
 		0: "COMMAND_UNSPECIFIED",
 		1: "COMMAND_SHOW_INTERFACE",
 		2: "COMMAND_REQUEST",
+		3: "COMMAND_SHOW_STATS",
 	}
 	CtlRequest_Command_value = map[string]int32{
 		"COMMAND_UNSPECIFIED":    0,
 		"COMMAND_SHOW_INTERFACE": 1,
 		"COMMAND_REQUEST":        2,
+		"COMMAND_SHOW_STATS":     3,
 	}
 )
 
@@ -140,6 +143,7 @@ type CtlReply struct {
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	Interfaces    []*InterfaceStatus     `protobuf:"bytes,3,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Stats         []*InterfaceStats      `protobuf:"bytes,4,rep,name=stats,proto3" json:"stats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -195,6 +199,92 @@ func (x *CtlReply) GetInterfaces() []*InterfaceStatus {
 	return nil
 }
 
+func (x *CtlReply) GetStats() []*InterfaceStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// InterfaceStats are an uplink's packet counters (engine/stats.go): keys of
+// sent and received are DHCPv6 message type names ("SOLICIT"), keys of
+// drops are drop reasons ("transaction-id").
+type InterfaceStats struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Sent            map[string]uint64      `protobuf:"bytes,2,rep,name=sent,proto3" json:"sent,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Received        map[string]uint64      `protobuf:"bytes,3,rep,name=received,proto3" json:"received,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Drops           map[string]uint64      `protobuf:"bytes,4,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Retransmissions uint64                 `protobuf:"varint,5,opt,name=retransmissions,proto3" json:"retransmissions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *InterfaceStats) Reset() {
+	*x = InterfaceStats{}
+	mi := &file_control_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterfaceStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterfaceStats) ProtoMessage() {}
+
+func (x *InterfaceStats) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterfaceStats.ProtoReflect.Descriptor instead.
+func (*InterfaceStats) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InterfaceStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InterfaceStats) GetSent() map[string]uint64 {
+	if x != nil {
+		return x.Sent
+	}
+	return nil
+}
+
+func (x *InterfaceStats) GetReceived() map[string]uint64 {
+	if x != nil {
+		return x.Received
+	}
+	return nil
+}
+
+func (x *InterfaceStats) GetDrops() map[string]uint64 {
+	if x != nil {
+		return x.Drops
+	}
+	return nil
+}
+
+func (x *InterfaceStats) GetRetransmissions() uint64 {
+	if x != nil {
+		return x.Retransmissions
+	}
+	return 0
+}
+
 type InterfaceStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -210,7 +300,7 @@ type InterfaceStatus struct {
 
 func (x *InterfaceStatus) Reset() {
 	*x = InterfaceStatus{}
-	mi := &file_control_proto_msgTypes[2]
+	mi := &file_control_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +312,7 @@ func (x *InterfaceStatus) String() string {
 func (*InterfaceStatus) ProtoMessage() {}
 
 func (x *InterfaceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[2]
+	mi := &file_control_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +325,7 @@ func (x *InterfaceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterfaceStatus.ProtoReflect.Descriptor instead.
 func (*InterfaceStatus) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{2}
+	return file_control_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InterfaceStatus) GetName() string {
@@ -302,7 +392,7 @@ type IAStatus struct {
 
 func (x *IAStatus) Reset() {
 	*x = IAStatus{}
-	mi := &file_control_proto_msgTypes[3]
+	mi := &file_control_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +404,7 @@ func (x *IAStatus) String() string {
 func (*IAStatus) ProtoMessage() {}
 
 func (x *IAStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[3]
+	mi := &file_control_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +417,7 @@ func (x *IAStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IAStatus.ProtoReflect.Descriptor instead.
 func (*IAStatus) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3}
+	return file_control_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IAStatus) GetIndex() uint32 {
@@ -389,7 +479,7 @@ type Downstream struct {
 
 func (x *Downstream) Reset() {
 	*x = Downstream{}
-	mi := &file_control_proto_msgTypes[4]
+	mi := &file_control_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +491,7 @@ func (x *Downstream) String() string {
 func (*Downstream) ProtoMessage() {}
 
 func (x *Downstream) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[4]
+	mi := &file_control_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +504,7 @@ func (x *Downstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Downstream.ProtoReflect.Descriptor instead.
 func (*Downstream) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{4}
+	return file_control_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Downstream) GetIfname() string {
@@ -435,22 +525,40 @@ var File_control_proto protoreflect.FileDescriptor
 
 const file_control_proto_rawDesc = "" +
 	"\n" +
-	"\rcontrol.proto\x12\x10dhcp6leased.imsg\"\xc9\x01\n" +
+	"\rcontrol.proto\x12\x10dhcp6leased.imsg\"\xe1\x01\n" +
 	"\n" +
 	"CtlRequest\x12>\n" +
 	"\acommand\x18\x01 \x01(\x0e2$.dhcp6leased.imsg.CtlRequest.CommandR\acommand\x12\x16\n" +
 	"\x06ifname\x18\x02 \x01(\tR\x06ifname\x12\x0e\n" +
-	"\x02id\x18\x03 \x01(\x04R\x02id\"S\n" +
+	"\x02id\x18\x03 \x01(\x04R\x02id\"k\n" +
 	"\aCommand\x12\x17\n" +
 	"\x13COMMAND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16COMMAND_SHOW_INTERFACE\x10\x01\x12\x13\n" +
-	"\x0fCOMMAND_REQUEST\x10\x02\"s\n" +
+	"\x0fCOMMAND_REQUEST\x10\x02\x12\x16\n" +
+	"\x12COMMAND_SHOW_STATS\x10\x03\"\xab\x01\n" +
 	"\bCtlReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12A\n" +
 	"\n" +
 	"interfaces\x18\x03 \x03(\v2!.dhcp6leased.imsg.InterfaceStatusR\n" +
-	"interfaces\"\xdb\x01\n" +
+	"interfaces\x126\n" +
+	"\x05stats\x18\x04 \x03(\v2 .dhcp6leased.imsg.InterfaceStatsR\x05stats\"\xcd\x03\n" +
+	"\x0eInterfaceStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
+	"\x04sent\x18\x02 \x03(\v2*.dhcp6leased.imsg.InterfaceStats.SentEntryR\x04sent\x12J\n" +
+	"\breceived\x18\x03 \x03(\v2..dhcp6leased.imsg.InterfaceStats.ReceivedEntryR\breceived\x12A\n" +
+	"\x05drops\x18\x04 \x03(\v2+.dhcp6leased.imsg.InterfaceStats.DropsEntryR\x05drops\x12(\n" +
+	"\x0fretransmissions\x18\x05 \x01(\x04R\x0fretransmissions\x1a7\n" +
+	"\tSentEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a;\n" +
+	"\rReceivedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a8\n" +
+	"\n" +
+	"DropsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xdb\x01\n" +
 	"\x0fInterfaceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
@@ -487,25 +595,33 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_control_proto_goTypes = []any{
 	(CtlRequest_Command)(0), // 0: dhcp6leased.imsg.CtlRequest.Command
 	(*CtlRequest)(nil),      // 1: dhcp6leased.imsg.CtlRequest
 	(*CtlReply)(nil),        // 2: dhcp6leased.imsg.CtlReply
-	(*InterfaceStatus)(nil), // 3: dhcp6leased.imsg.InterfaceStatus
-	(*IAStatus)(nil),        // 4: dhcp6leased.imsg.IAStatus
-	(*Downstream)(nil),      // 5: dhcp6leased.imsg.Downstream
+	(*InterfaceStats)(nil),  // 3: dhcp6leased.imsg.InterfaceStats
+	(*InterfaceStatus)(nil), // 4: dhcp6leased.imsg.InterfaceStatus
+	(*IAStatus)(nil),        // 5: dhcp6leased.imsg.IAStatus
+	(*Downstream)(nil),      // 6: dhcp6leased.imsg.Downstream
+	nil,                     // 7: dhcp6leased.imsg.InterfaceStats.SentEntry
+	nil,                     // 8: dhcp6leased.imsg.InterfaceStats.ReceivedEntry
+	nil,                     // 9: dhcp6leased.imsg.InterfaceStats.DropsEntry
 }
 var file_control_proto_depIdxs = []int32{
 	0, // 0: dhcp6leased.imsg.CtlRequest.command:type_name -> dhcp6leased.imsg.CtlRequest.Command
-	3, // 1: dhcp6leased.imsg.CtlReply.interfaces:type_name -> dhcp6leased.imsg.InterfaceStatus
-	4, // 2: dhcp6leased.imsg.InterfaceStatus.ias:type_name -> dhcp6leased.imsg.IAStatus
-	5, // 3: dhcp6leased.imsg.IAStatus.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	4, // 1: dhcp6leased.imsg.CtlReply.interfaces:type_name -> dhcp6leased.imsg.InterfaceStatus
+	3, // 2: dhcp6leased.imsg.CtlReply.stats:type_name -> dhcp6leased.imsg.InterfaceStats
+	7, // 3: dhcp6leased.imsg.InterfaceStats.sent:type_name -> dhcp6leased.imsg.InterfaceStats.SentEntry
+	8, // 4: dhcp6leased.imsg.InterfaceStats.received:type_name -> dhcp6leased.imsg.InterfaceStats.ReceivedEntry
+	9, // 5: dhcp6leased.imsg.InterfaceStats.drops:type_name -> dhcp6leased.imsg.InterfaceStats.DropsEntry
+	5, // 6: dhcp6leased.imsg.InterfaceStatus.ias:type_name -> dhcp6leased.imsg.IAStatus
+	6, // 7: dhcp6leased.imsg.IAStatus.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -519,7 +635,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

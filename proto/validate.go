@@ -181,7 +181,7 @@ func (s *SaveLease) Validate() error {
 // Validate checks a CtlRequest.
 func (c *CtlRequest) Validate() error {
 	switch c.Command {
-	case CtlRequest_COMMAND_SHOW_INTERFACE:
+	case CtlRequest_COMMAND_SHOW_INTERFACE, CtlRequest_COMMAND_SHOW_STATS:
 		if c.Ifname == "" {
 			return nil
 		}
@@ -192,10 +192,16 @@ func (c *CtlRequest) Validate() error {
 	return checkIfname("control", c.Ifname)
 }
 
+// ReadOnly reports whether the command only reads state: anyone who can
+// open the control socket may send it (SPEC 10).
+func (c *CtlRequest) ReadOnly() bool {
+	return c.Command == CtlRequest_COMMAND_SHOW_INTERFACE || c.Command == CtlRequest_COMMAND_SHOW_STATS
+}
+
 // Validate checks a CtlReply.
 func (c *CtlReply) Validate() error {
-	if len(c.Interfaces) > 1024 {
-		return fmt.Errorf("control reply: %d interfaces", len(c.Interfaces))
+	if len(c.Interfaces) > 1024 || len(c.Stats) > 1024 {
+		return fmt.Errorf("control reply: %d interfaces, %d stats", len(c.Interfaces), len(c.Stats))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 )
 
 const usage = `usage: dhcp6leasectl [-s socket] show interface [ifname]
+       dhcp6leasectl [-s socket] show stats [ifname]
        dhcp6leasectl [-s socket] [-w maxwait] request ifname`
 
 func main() {
@@ -44,6 +45,16 @@ func run(args []string) error {
 			return err
 		}
 		return control.WriteText(os.Stdout, reply.Interfaces, time.Now())
+	case len(a) >= 2 && len(a) <= 3 && a[0] == "show" && a[1] == "stats":
+		req := &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_STATS}
+		if len(a) == 3 {
+			req.Ifname = a[2]
+		}
+		reply, err := control.Do(*socket, req, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		return control.WriteStats(os.Stdout, reply.Stats)
 	case len(a) == 2 && a[0] == "request":
 		return request(*socket, a[1], time.Duration(*maxwait)*time.Second)
 	}

@@ -414,8 +414,17 @@ func TestShowInterface(t *testing.T) {
 			t.Errorf("show interface up0 lacks %q:\n%s", want, out)
 		}
 	}
-	if out, err := d.ctl("show", "interface", "nosuch0"); err == nil || !strings.Contains(out, "unknown interface nosuch0") {
+	if out, err := d.ctl("show", "interface", "nosuch0"); err == nil || out != "dhcp6leasectl: unknown interface nosuch0\n" {
 		t.Errorf("show interface nosuch0: %v, %q; want one error line", err, out)
+	}
+	// One Solicit with rapid commit, one Reply, nothing dropped.
+	stats, err := d.ctl("show", "stats", "up0")
+	if err != nil {
+		t.Fatalf("show stats: %v: %s", err, stats)
+	}
+	want := "up0\n\tsent:\n\t\tSOLICIT                        1\n\treceived:\n\t\tREPLY                          1\n\tdropped: none\n\tretransmissions: 0\n"
+	if stats != want {
+		t.Errorf("show stats up0:\n%s\nwant:\n%s", stats, want)
 	}
 }
 
