@@ -104,16 +104,40 @@ type engine struct {
 }
 
 // uplinkState is what the engine knows of an uplink beyond its lease: the
-// link and socket state that together make it ready.
+// link and socket state that together make it usable, debounced by the
+// link-plug monitor.
 type uplinkState struct {
 	fsm     *Uplink
+	plug    *linkPlug
 	ifindex int
-	linkUp  bool
-	sockOK  bool
+	linkUp  bool // IFF_UP and IFF_RUNNING or IFF_LOWER_UP, as last reported
+	sockOK  bool // the frontend has its UDP socket
+	gone    bool // the last down was the link's deletion
 }
 
-func (s *uplinkState) update(fsm *Uplink) {
-	fsm.SetReady(s.linkUp && s.sockOK)
+// linkAct is what the link-plug monitor does once a change has held: up
+// confirms the held prefixes (Rebooting) or solicits; down stops the
+// exchanges and deprecates the addresses, deleting nothing (SPEC 9).
+func (s *uplinkState) linkAct(up, gone bool) {
+	if up {
+		previous := "down"
+		if s.gone {
+			previous = "error"
+		}
+		s.fsm.log.Info("link up")
+		s.fsm.SetReady(true)
+		s.fsm.LinkEvent(EventLinkUp, previous, "up")
+		return
+	}
+	s.gone = gone
+	current := "down"
+	if gone {
+		current = "error"
+	}
+	s.fsm.log.Info("link down: addresses deprecated", "gone", gone)
+	s.fsm.SetReady(false)
+	s.fsm.Deprecate()
+	s.fsm.LinkEvent(EventLinkDown, "up", current)
 }
 
 type msg struct {
@@ -142,10 +166,13 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 			UnreachableRoute: cfg.UnreachableRoute,
 			ClientID:         c.Duid,
 		}, held, e, e.log)
-		e.uplinks[u.Name] = &uplinkState{fsm: fsm}
+		s := &uplinkState{fsm: fsm}
+		s.plug = &linkPlug{after: e.AfterFunc, log: e.log.With("uplink", u.Name), up: u.UpDelay, down: u.DownDelay, act: s.linkAct}
+		e.uplinks[u.Name] = s
 	}
 	defer func() {
 		for _, s := range e.uplinks {
+			s.plug.stop()
 			s.fsm.Stop()
 		}
 	}()
@@ -198,9 +225,9 @@ func (e *engine) handle(m *imsg.Message) error {
 	case *pb.Link:
 		e.link(p)
 	case *pb.UplinkReady:
-		if s := e.uplinks[p.Uplink]; s != nil {
+		if s := e.uplinks[p.Uplink]; s != nil && int(p.Ifindex) == s.ifindex {
 			s.sockOK = p.Ready
-			s.update(s.fsm)
+			s.plug.set(s.linkUp && s.sockOK, false)
 		}
 	case *pb.Packet:
 		if s := e.uplinks[p.Uplink]; s != nil && s.sockOK {
@@ -212,22 +239,26 @@ func (e *engine) handle(m *imsg.Message) error {
 	return nil
 }
 
-// link takes a link state report. Issue: the link-plug debounce of SPEC 9
-// belongs here; for now a change acts at once.
+// link takes a link state report. Uplinks are tracked by ifindex, as
+// brcompatd learned to: a device deleted and re-created under the same name
+// is a new link, whose socket the frontend opens anew.
 func (e *engine) link(l *pb.Link) {
 	if s := e.uplinks[l.Name]; s != nil {
-		up := !l.Deleted && l.Flags&unix.IFF_UP != 0 && l.Flags&(unix.IFF_RUNNING|unix.IFF_LOWER_UP) != 0
 		if s.ifindex != int(l.Ifindex) {
 			if l.Deleted {
 				return // an old index going away
 			}
-			s.ifindex = int(l.Ifindex)
+			s.ifindex, s.sockOK = int(l.Ifindex), false
 		}
-		if up != s.linkUp {
-			e.log.Info("link", "uplink", l.Name, "up", up)
+		up := !l.Deleted && l.Flags&unix.IFF_UP != 0 && l.Flags&(unix.IFF_RUNNING|unix.IFF_LOWER_UP) != 0
+		if up != s.linkUp || l.Deleted {
+			e.log.Info("link", "uplink", l.Name, "ifindex", l.Ifindex, "up", up, "deleted", l.Deleted)
 		}
 		s.linkUp = up
-		s.update(s.fsm)
+		if l.Deleted {
+			s.sockOK = false
+		}
+		s.plug.set(s.linkUp && s.sockOK, l.Deleted)
 		return
 	}
 	if !l.Deleted {
@@ -291,6 +322,19 @@ func routeToPB(r Route) *pb.Route {
 
 func (e *engine) SetRoute(r Route)    { e.send(e.parent, pb.Type_TYPE_SET_ROUTE, routeToPB(r)) }
 func (e *engine) RemoveRoute(r Route) { e.send(e.parent, pb.Type_TYPE_REMOVE_ROUTE, routeToPB(r)) }
+
+func (e *engine) Event(ev Event) {
+	m := &pb.Event{Uplink: ev.Uplink, Kind: ev.Kind, State: ev.State, Server: ev.Server,
+		LinkPrevious: ev.LinkPrevious, LinkCurrent: ev.LinkCurrent,
+		Prefixes: pb.LeaseToPB(lease.Lease{IAs: ev.Prefixes}).Ias, OldPrefixes: pb.LeaseToPB(lease.Lease{IAs: ev.OldPrefixes}).Ias}
+	for _, d := range ev.Downstreams {
+		m.Downstreams = append(m.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
+	}
+	for _, d := range ev.OldDownstreams {
+		m.OldDownstreams = append(m.OldDownstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
+	}
+	e.send(e.parent, pb.Type_TYPE_EVENT, m)
+}
 
 func (e *engine) SaveLease(uplink string, l lease.Lease) {
 	e.send(e.parent, pb.Type_TYPE_SAVE_LEASE, &pb.SaveLease{Uplink: uplink, Lease: pb.LeaseToPB(l)})

@@ -26,6 +26,9 @@ type Env interface {
 	RemoveRoute(r Route)
 	// SaveLease asks the parent to write the uplink's lease file.
 	SaveLease(uplink string, l lease.Lease)
+	// Event tells the parent of a lease or link event, for the hook
+	// script (SPEC 12, docs/HOOKS.md).
+	Event(e Event)
 	// AfterFunc schedules f on the engine loop after d. stop cancels it and
 	// reports whether it was still pending.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
@@ -67,4 +70,31 @@ type Route struct {
 	Uplink string
 	IAID   uint32
 	Prefix netip.Prefix
+}
+
+// Event kinds, as docs/HOOKS.md names them.
+const (
+	EventBound    = "BOUND"
+	EventRenew    = "RENEW"
+	EventRebind   = "REBIND"
+	EventChanged  = "CHANGED"
+	EventExpire   = "EXPIRE"
+	EventLinkUp   = "LINK_UP"
+	EventLinkDown = "LINK_DOWN"
+)
+
+// Event is a lease or link event with what the uplink holds before and
+// after it.
+type Event struct {
+	Uplink string
+	Kind   string
+	State  string // after the event
+	Server []byte
+
+	Prefixes, OldPrefixes       []lease.IA
+	Downstreams, OldDownstreams []Downstream
+
+	// Link events only: "up", "down" or "error" (link gone), as ifplugd's
+	// IFPLUGD_PREVIOUS and IFPLUGD_CURRENT.
+	LinkPrevious, LinkCurrent string
 }

@@ -42,9 +42,10 @@ type call struct {
 // channel that the test goroutine drains (harness.run), so the Uplink runs
 // on one goroutine as in the engine.
 type recorder struct {
-	start time.Time
-	calls []call
-	fired chan func()
+	start  time.Time
+	calls  []call
+	events []Event
+	fired  chan func()
 }
 
 func (r *recorder) add(c call) {
@@ -60,6 +61,10 @@ func (r *recorder) RemoveRoute(rt Route)    { r.add(call{op: "remove-route", rou
 func (r *recorder) SaveLease(uplink string, l lease.Lease) {
 	r.add(call{op: "save", lease: l})
 }
+
+// Event records hook events apart from the kernel and wire calls, which
+// the tests compare in order.
+func (r *recorder) Event(e Event) { r.events = append(r.events, e) }
 
 func (r *recorder) AfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, func() { r.fired <- f }).Stop

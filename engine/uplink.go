@@ -83,6 +83,10 @@ type Uplink struct {
 
 	t1, t2, expiry timer
 
+	// deprecated: the link went down (SPEC 9), so the addresses carry
+	// preferred lifetime 0 until a Reply refreshes them.
+	deprecated bool
+
 	stats  Stats
 	budget logBudget
 }
@@ -212,19 +216,71 @@ func (u *Uplink) receive(m *dhcp6.Message) {
 // DownstreamAppeared configures the addresses a downstream interface that
 // just appeared should have, with their remaining lifetimes (SPEC 9).
 func (u *Uplink) DownstreamAppeared(ifname string) {
+	u.configure(func(d Downstream) bool { return d.Ifname == ifname })
+}
+
+// Deprecate marks every held address deprecated after the link went down
+// for good (SPEC 9): preferred lifetime 0, the valid lifetime counting on,
+// so hosts stop choosing them for new connections but nothing is deleted
+// (dhcpcd deletes them and the LAN loses its prefix for seconds).
+func (u *Uplink) Deprecate() {
+	u.deprecated = true
+	u.configure(func(Downstream) bool { return true })
+}
+
+// configure (re)sets the held addresses of the downstreams that match with
+// their remaining lifetimes, preferred 0 while deprecated. The parent
+// replaces addresses in place, so this is idempotent.
+func (u *Uplink) configure(match func(Downstream) bool) {
 	now := time.Now()
 	for _, ia := range u.ias {
 		if !ia.held.Prefix.IsValid() {
 			continue
 		}
 		preferred, valid := ia.held.Remaining(now)
+		if u.deprecated {
+			preferred = 0
+		}
 		placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
 		for _, d := range placed {
-			if d.Ifname == ifname {
+			if match(d) {
 				u.env.SetAddress(u.address(ia, d, seconds(preferred), seconds(valid)))
 			}
 		}
 	}
+}
+
+// snapshot returns what the uplink holds, for events.
+func (u *Uplink) snapshot() (held []lease.IA, downs []Downstream) {
+	for _, ia := range u.ias {
+		if ia.held.Prefix.IsValid() {
+			held = append(held, ia.held)
+			placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
+			downs = append(downs, placed...)
+		}
+	}
+	return held, downs
+}
+
+// event tells the parent of a lease event; old and oldDowns are what was
+// held before it.
+func (u *Uplink) event(kind string, old []lease.IA, oldDowns []Downstream) {
+	held, downs := u.snapshot()
+	u.env.Event(Event{
+		Uplink: u.cfg.Uplink.Name, Kind: kind, State: u.state.String(), Server: bytes.Clone(u.server),
+		Prefixes: held, OldPrefixes: old, Downstreams: downs, OldDownstreams: oldDowns,
+	})
+}
+
+// LinkEvent tells the parent of a link event the engine acted on, with
+// ifplugd's previous and current link states.
+func (u *Uplink) LinkEvent(kind, previous, current string) {
+	held, downs := u.snapshot()
+	u.env.Event(Event{
+		Uplink: u.cfg.Uplink.Name, Kind: kind, State: u.state.String(), Server: bytes.Clone(u.server),
+		Prefixes: held, OldPrefixes: held, Downstreams: downs, OldDownstreams: downs,
+		LinkPrevious: previous, LinkCurrent: current,
+	})
 }
 
 // solicit starts a Solicit exchange after the Solicit delay (RFC 8415
@@ -439,6 +495,7 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 	now := time.Now()
 	k := u.ex.kind
 	renewing := k == renewExchange || k == rebindExchange || k == rebootExchange
+	oldHeld, oldDowns := u.snapshot()
 	var refreshed []*iaState
 	changed, needRequest := false, false
 	for _, ia := range u.ias {
@@ -485,6 +542,12 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 		u.request(u.server, nil)
 	case len(refreshed) > 0:
 		u.bound(refreshed)
+	}
+	if needRequest || len(refreshed) > 0 {
+		u.event(u.eventKind(k, oldHeld), oldHeld, oldDowns)
+	}
+	switch {
+	case needRequest, len(refreshed) > 0:
 	case u.holds(now):
 		// Nothing renewed: retransmit with backoff rather than at once, as
 		// RFC 8415 section 18.2.10.1 asks for IAs a Reply leaves out.
@@ -540,6 +603,23 @@ func (u *Uplink) bind(ia *iaState, h lease.IA, withdrawn bool, now time.Time) {
 	}
 }
 
+// eventKind names the event of a Reply to exchange k that refreshed or
+// changed the binding, old being what was held before: CHANGED when a
+// prefix differs, else by exchange.
+func (u *Uplink) eventKind(k exchangeKind, old []lease.IA) string {
+	held, _ := u.snapshot()
+	if len(old) > 0 && !slices.EqualFunc(held, old, func(a, b lease.IA) bool { return a.Prefix == b.Prefix }) {
+		return EventChanged
+	}
+	switch k {
+	case renewExchange:
+		return EventRenew
+	case rebindExchange:
+		return EventRebind
+	}
+	return EventBound
+}
+
 // deprecatedValid caps the valid lifetime of the addresses of a prefix that
 // was replaced, in seconds: two hours (RFC 7084 L-13).
 const deprecatedValid = 2 * 60 * 60
@@ -587,6 +667,7 @@ func (u *Uplink) bound(refreshed []*iaState) {
 	}
 	u.stopExchange()
 	u.state = StateBound
+	u.deprecated = false
 	u.arm(&u.t1, t1, u.renew)
 	u.arm(&u.t2, t2, u.rebind)
 }
@@ -594,6 +675,8 @@ func (u *Uplink) bound(refreshed []*iaState) {
 // expire ends the lease at the end of the shortest valid lifetime held
 // (SPEC 6): what it configured is removed and the client solicits again.
 func (u *Uplink) expire() {
+	oldHeld, oldDowns := u.snapshot()
+	defer func() { u.event(EventExpire, oldHeld, oldDowns) }()
 	for _, ia := range u.ias {
 		if ia.held.Prefix.IsValid() {
 			u.log.Info("expired", "iaid", ia.cfg.IAID, "prefix", ia.held.Prefix)

@@ -91,15 +91,18 @@ func (f *frontend) linkEvent(ev rtnl.Link) {
 	f.toEngine(pb.Type_TYPE_LINK, &pb.Link{Ifindex: int32(ev.Index), Name: ev.Name, Flags: ev.Flags, Operstate: uint32(ev.OperState), Deleted: ev.Deleted})
 }
 
-// addrEvent tracks the uplinks' link-local addresses: the UDP socket needs
-// one, and OpenBSD's frontend waits forever when there is none at start.
+// addrEvent tracks the uplinks' usable link-local addresses: the UDP
+// socket needs one, and OpenBSD's frontend waits forever when there is none
+// at start. An address still in duplicate address detection is not usable
+// yet (RFC 4862 section 5.4: a tentative address is not a source); the
+// kernel reports it again when DAD ends.
 func (f *frontend) addrEvent(ev rtnl.Addr) {
 	l := f.links[ev.Index]
-	if l == nil || !l.uplink || !ev.Prefix.Addr().IsLinkLocalUnicast() {
+	if l == nil || !l.uplink || !ev.LinkLocal() {
 		return
 	}
 	a := ev.Prefix.Addr()
-	if ev.Deleted {
+	if ev.Deleted || ev.Tentative() || ev.DADFailed() {
 		delete(l.linkLocal, a)
 		if l.conn != nil && l.addr == a {
 			f.log.Info("link-local address gone", "uplink", l.name, "address", a)

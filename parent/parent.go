@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dhcp6leased/dhcp6leased/imsg"
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
@@ -89,7 +90,7 @@ func Main(ctx context.Context, opts Options) error {
 	}
 	defer unlock()
 
-	d := &daemon{opts: opts, log: log, cfg: cfg, pol: policy{cfg: cfg}}
+	d := &daemon{opts: opts, log: log, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event)}
 	err = d.run(ctx)
 	if err != nil && !opts.Foreground {
 		// Detached, stderr is /dev/null: syslog is the only witness.
@@ -157,6 +158,9 @@ type daemon struct {
 	rt   *rtnl.Conn
 	fe   *imsg.Channel
 	en   *imsg.Channel
+
+	hooks *hooks
+	last  map[string]*pb.Event // each uplink's last event, for STOP
 }
 
 // child is a started child process.
@@ -254,6 +258,7 @@ func (d *daemon) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			d.log.Info("shutting down")
+			d.stopHooks()
 			return nil
 		case sig := <-sigs:
 			d.log.Warn("signal ignored: reload and stats are not implemented yet", "signal", sig)
@@ -387,6 +392,7 @@ var engineRules = imsg.Rules{
 	uint32(pb.Type_TYPE_SET_ROUTE):      {New: func() imsg.Payload { return new(pb.Route) }},
 	uint32(pb.Type_TYPE_REMOVE_ROUTE):   {New: func() imsg.Payload { return new(pb.Route) }},
 	uint32(pb.Type_TYPE_SAVE_LEASE):     {New: func() imsg.Payload { return new(pb.SaveLease) }},
+	uint32(pb.Type_TYPE_EVENT):          {New: func() imsg.Payload { return new(pb.Event) }},
 }
 
 // handle acts on one message from a child. An error means a protocol
@@ -412,6 +418,8 @@ func (d *daemon) handle(r received) error {
 		d.route(r.m.Type == pb.Type_TYPE_SET_ROUTE, p.(*pb.Route))
 	case pb.Type_TYPE_SAVE_LEASE:
 		d.saveLease(p.(*pb.SaveLease))
+	case pb.Type_TYPE_EVENT:
+		d.event(p.(*pb.Event))
 	}
 	return nil
 }
@@ -499,6 +507,42 @@ func (d *daemon) route(set bool, r *pb.Route) {
 	if err != nil {
 		d.log.Error("unreachable route", "prefix", pfx, "set", set, "err", err)
 	}
+}
+
+// event runs the uplink's hook script, if it has one, and remembers the
+// event for the STOP event at shutdown.
+func (d *daemon) event(ev *pb.Event) {
+	u := d.cfg.Uplink(ev.Uplink)
+	if u == nil {
+		d.log.Warn("refused event", "uplink", ev.Uplink, "err", "not a configured uplink")
+		return
+	}
+	d.log.Debug("event", "uplink", ev.Uplink, "event", ev.Kind, "state", ev.State)
+	d.last[ev.Uplink] = ev
+	if u.Script != "" {
+		d.hooks.run(u.Script, ev)
+	}
+}
+
+// stopHooks runs the STOP event of every uplink with a script, with what
+// it held last, and waits for the scripts to finish.
+func (d *daemon) stopHooks() {
+	for _, u := range d.cfg.Uplinks {
+		if u.Script == "" {
+			continue
+		}
+		ev := &pb.Event{Uplink: u.Name, State: "Down"}
+		if last := d.last[u.Name]; last != nil {
+			ev = proto.Clone(last).(*pb.Event)
+			ev.OldPrefixes, ev.OldDownstreams = ev.Prefixes, ev.Downstreams
+			ev.LinkPrevious, ev.LinkCurrent = "", ""
+		}
+		ev.Kind = "STOP"
+		d.hooks.run(u.Script, ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	defer cancel()
+	d.hooks.close(ctx)
 }
 
 func (d *daemon) saveLease(s *pb.SaveLease) {

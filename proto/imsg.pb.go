@@ -63,6 +63,8 @@ const (
 	// frontend -> engine: CtlRequest; engine -> frontend: CtlReply. 0 fds.
 	Type_TYPE_CTL_REQUEST Type = 17
 	Type_TYPE_CTL_REPLY   Type = 18
+	// engine -> parent: Event, 0 fds (hook scripts).
+	Type_TYPE_EVENT Type = 19
 )
 
 // Enum value maps for Type.
@@ -87,6 +89,7 @@ var (
 		16: "TYPE_SAVE_LEASE",
 		17: "TYPE_CTL_REQUEST",
 		18: "TYPE_CTL_REPLY",
+		19: "TYPE_EVENT",
 	}
 	Type_value = map[string]int32{
 		"TYPE_UNSPECIFIED":    0,
@@ -108,6 +111,7 @@ var (
 		"TYPE_SAVE_LEASE":     16,
 		"TYPE_CTL_REQUEST":    17,
 		"TYPE_CTL_REPLY":      18,
+		"TYPE_EVENT":          19,
 	}
 )
 
@@ -1093,12 +1097,129 @@ func (x *SaveLease) GetLease() *Lease {
 	return nil
 }
 
+// Event is a lease or link event for the hook script (docs/HOOKS.md).
+type Event struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Uplink         string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	Kind           string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	State          string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Server         []byte                 `protobuf:"bytes,4,opt,name=server,proto3" json:"server,omitempty"`
+	Prefixes       []*LeaseIA             `protobuf:"bytes,5,rep,name=prefixes,proto3" json:"prefixes,omitempty"`
+	OldPrefixes    []*LeaseIA             `protobuf:"bytes,6,rep,name=old_prefixes,json=oldPrefixes,proto3" json:"old_prefixes,omitempty"`
+	Downstreams    []*Downstream          `protobuf:"bytes,7,rep,name=downstreams,proto3" json:"downstreams,omitempty"`
+	OldDownstreams []*Downstream          `protobuf:"bytes,8,rep,name=old_downstreams,json=oldDownstreams,proto3" json:"old_downstreams,omitempty"`
+	LinkPrevious   string                 `protobuf:"bytes,9,opt,name=link_previous,json=linkPrevious,proto3" json:"link_previous,omitempty"`
+	LinkCurrent    string                 `protobuf:"bytes,10,opt,name=link_current,json=linkCurrent,proto3" json:"link_current,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_imsg_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_imsg_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_imsg_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Event) GetUplink() string {
+	if x != nil {
+		return x.Uplink
+	}
+	return ""
+}
+
+func (x *Event) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Event) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Event) GetServer() []byte {
+	if x != nil {
+		return x.Server
+	}
+	return nil
+}
+
+func (x *Event) GetPrefixes() []*LeaseIA {
+	if x != nil {
+		return x.Prefixes
+	}
+	return nil
+}
+
+func (x *Event) GetOldPrefixes() []*LeaseIA {
+	if x != nil {
+		return x.OldPrefixes
+	}
+	return nil
+}
+
+func (x *Event) GetDownstreams() []*Downstream {
+	if x != nil {
+		return x.Downstreams
+	}
+	return nil
+}
+
+func (x *Event) GetOldDownstreams() []*Downstream {
+	if x != nil {
+		return x.OldDownstreams
+	}
+	return nil
+}
+
+func (x *Event) GetLinkPrevious() string {
+	if x != nil {
+		return x.LinkPrevious
+	}
+	return ""
+}
+
+func (x *Event) GetLinkCurrent() string {
+	if x != nil {
+		return x.LinkCurrent
+	}
+	return ""
+}
+
 var File_imsg_proto protoreflect.FileDescriptor
 
 const file_imsg_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"imsg.proto\x12\x10dhcp6leased.imsg\"\a\n" +
+	"imsg.proto\x12\x10dhcp6leased.imsg\x1a\rcontrol.proto\"\a\n" +
 	"\x05Empty\"\xc2\x01\n" +
 	"\x06Config\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
@@ -1177,7 +1298,19 @@ const file_imsg_proto_rawDesc = "" +
 	"prefix_len\x18\x04 \x01(\rR\tprefixLen\"R\n" +
 	"\tSaveLease\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12-\n" +
-	"\x05lease\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05lease*\x8f\x03\n" +
+	"\x05lease\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05lease\"\xa5\x03\n" +
+	"\x05Event\x12\x16\n" +
+	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x16\n" +
+	"\x06server\x18\x04 \x01(\fR\x06server\x125\n" +
+	"\bprefixes\x18\x05 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\bprefixes\x12<\n" +
+	"\fold_prefixes\x18\x06 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\voldPrefixes\x12>\n" +
+	"\vdownstreams\x18\a \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\vdownstreams\x12E\n" +
+	"\x0fold_downstreams\x18\b \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\x0eoldDownstreams\x12#\n" +
+	"\rlink_previous\x18\t \x01(\tR\flinkPrevious\x12!\n" +
+	"\flink_current\x18\n" +
+	" \x01(\tR\vlinkCurrent*\x9f\x03\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1199,7 +1332,9 @@ const file_imsg_proto_rawDesc = "" +
 	"\x11TYPE_REMOVE_ROUTE\x10\x0f\x12\x13\n" +
 	"\x0fTYPE_SAVE_LEASE\x10\x10\x12\x14\n" +
 	"\x10TYPE_CTL_REQUEST\x10\x11\x12\x12\n" +
-	"\x0eTYPE_CTL_REPLY\x10\x12B-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
+	"\x0eTYPE_CTL_REPLY\x10\x12\x12\x0e\n" +
+	"\n" +
+	"TYPE_EVENT\x10\x13B-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
 
 var (
 	file_imsg_proto_rawDescOnce sync.Once
@@ -1214,7 +1349,7 @@ func file_imsg_proto_rawDescGZIP() []byte {
 }
 
 var file_imsg_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_imsg_proto_goTypes = []any{
 	(Type)(0),           // 0: dhcp6leased.imsg.Type
 	(*Empty)(nil),       // 1: dhcp6leased.imsg.Empty
@@ -1231,19 +1366,25 @@ var file_imsg_proto_goTypes = []any{
 	(*Address)(nil),     // 12: dhcp6leased.imsg.Address
 	(*Route)(nil),       // 13: dhcp6leased.imsg.Route
 	(*SaveLease)(nil),   // 14: dhcp6leased.imsg.SaveLease
-	nil,                 // 15: dhcp6leased.imsg.Config.LeasesEntry
+	(*Event)(nil),       // 15: dhcp6leased.imsg.Event
+	nil,                 // 16: dhcp6leased.imsg.Config.LeasesEntry
+	(*Downstream)(nil),  // 17: dhcp6leased.imsg.Downstream
 }
 var file_imsg_proto_depIdxs = []int32{
-	15, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
+	16, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
 	4,  // 1: dhcp6leased.imsg.Lease.ias:type_name -> dhcp6leased.imsg.LeaseIA
 	10, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
 	3,  // 3: dhcp6leased.imsg.SaveLease.lease:type_name -> dhcp6leased.imsg.Lease
-	3,  // 4: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	4,  // 4: dhcp6leased.imsg.Event.prefixes:type_name -> dhcp6leased.imsg.LeaseIA
+	4,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
+	17, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	17, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
+	3,  // 8: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_imsg_proto_init() }
@@ -1251,13 +1392,14 @@ func file_imsg_proto_init() {
 	if File_imsg_proto != nil {
 		return
 	}
+	file_control_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_imsg_proto_rawDesc), len(file_imsg_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3,6 +3,7 @@ package pb
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -176,6 +177,48 @@ func (s *SaveLease) Validate() error {
 		return err
 	}
 	return s.Lease.Validate()
+}
+
+// Validate checks an Event. Whether its uplink is configured is the
+// parent's question.
+func (e *Event) Validate() error {
+	if err := checkIfname("event", e.Uplink); err != nil {
+		return err
+	}
+	switch e.Kind {
+	case "BOUND", "RENEW", "REBIND", "CHANGED", "EXPIRE", "LINK_UP", "LINK_DOWN":
+	default:
+		return fmt.Errorf("event: unknown kind %q", e.Kind)
+	}
+	for _, s := range []string{e.State, e.LinkPrevious, e.LinkCurrent} {
+		if len(s) > 16 || strings.ContainsAny(s, "\x00\n=") {
+			return fmt.Errorf("event: bad field %q", s)
+		}
+	}
+	if err := checkDUID("event server", e.Server, false); err != nil {
+		return err
+	}
+	if len(e.Prefixes) > maxIAs || len(e.OldPrefixes) > maxIAs {
+		return fmt.Errorf("event: %d/%d prefixes", len(e.Prefixes), len(e.OldPrefixes))
+	}
+	for _, ia := range append(e.Prefixes, e.OldPrefixes...) {
+		if err := checkAddr("event prefix", ia.Prefix, ia.PrefixLen); err != nil {
+			return err
+		}
+	}
+	// Every entry of every IA, at most: 32 IAs of 32 downstreams.
+	if len(e.Downstreams) > maxIAs*maxIAs || len(e.OldDownstreams) > maxIAs*maxIAs {
+		return fmt.Errorf("event: %d/%d downstreams", len(e.Downstreams), len(e.OldDownstreams))
+	}
+	for _, d := range append(e.Downstreams, e.OldDownstreams...) {
+		if err := checkIfname("event downstream", d.Ifname); err != nil {
+			return err
+		}
+		if _, err := netip.ParsePrefix(d.Address); err != nil {
+			return fmt.Errorf("event downstream %s: %w", d.Ifname, err)
+		}
+	}
+	return nil
 }
 
 // Validate checks a CtlRequest.

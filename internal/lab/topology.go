@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -37,6 +38,10 @@ type TopologyOptions struct {
 	// ClientDAD leaves duplicate address detection on in CLI, so the
 	// uplink's link-local address is tentative for a while after link-up.
 	ClientDAD bool
+	// Bridge puts the server on the bridge even with one uplink, so that an
+	// uplink can be deleted and re-created (RecreateUplink) while the
+	// server keeps listening.
+	Bridge bool
 }
 
 // Topology is a lab of three namespaces:
@@ -99,7 +104,7 @@ func (t *Topology) build(ctx context.Context, opts TopologyOptions) error {
 	// interface with a hardware address, so the bridge must have the
 	// lowest index.
 	t.ServerIf = "veth-s0"
-	if len(t.Uplinks) > 1 {
+	if len(t.Uplinks) > 1 || opts.Bridge {
 		t.ServerIf = bridgeName
 		if _, err := t.SRV.IP(ctx, "link", "add", "name", bridgeName, "address", t.serverMAC.String(),
 			"type", "bridge", "mcast_snooping", "0"); err != nil {
@@ -152,6 +157,23 @@ func (t *Topology) addUplink(ctx context.Context, srvEnd, uplink string) error {
 		return err
 	}
 	return t.CLI.SetLinkUp(ctx, uplink)
+}
+
+// RecreateUplink deletes the veth pair of uplink and creates it again with
+// the same names, as an operator or a hot-plugged device would: the new
+// uplink has a new ifindex. It needs a topology with a bridge.
+func (t *Topology) RecreateUplink(ctx context.Context, uplink string) error {
+	if t.ServerIf != bridgeName {
+		return fmt.Errorf("recreate %s: the server is not on a bridge (TopologyOptions.Bridge)", uplink)
+	}
+	i := slices.Index(t.Uplinks, uplink)
+	if i < 0 {
+		return fmt.Errorf("recreate %s: not an uplink of the lab", uplink)
+	}
+	if err := t.CLI.DeleteLink(ctx, uplink); err != nil {
+		return err
+	}
+	return t.addUplink(ctx, fmt.Sprintf("veth-s%d", i), uplink)
 }
 
 // AddVethDownstream adds a downstream interface name in CLI, with its peer
