@@ -59,7 +59,7 @@ func Main(ctx context.Context, opts privsep.Options) error {
 		return fmt.Errorf("engine startup: %w", err)
 	}
 	defer e.frontend.Close()
-	if err := sandbox.Confine(privsep.ChrootDir, user); err != nil {
+	if err := sandbox.Confine(privsep.ChrootDir, user, sandbox.Engine); err != nil {
 		return err
 	}
 	return e.run(ctx, cfgMsg)
@@ -250,7 +250,7 @@ func (e *engine) link(l *pb.Link) {
 			}
 			s.ifindex, s.sockOK = int(l.Ifindex), false
 		}
-		up := !l.Deleted && l.Flags&unix.IFF_UP != 0 && l.Flags&(unix.IFF_RUNNING|unix.IFF_LOWER_UP) != 0
+		up := !l.Deleted && linkUsable(l.Flags, l.Operstate)
 		if up != s.linkUp || l.Deleted {
 			e.log.Info("link", "uplink", l.Name, "ifindex", l.Ifindex, "up", up, "deleted", l.Deleted)
 		}
@@ -266,6 +266,28 @@ func (e *engine) link(l *pb.Link) {
 			s.fsm.DownstreamAppeared(l.Name)
 		}
 	}
+}
+
+// linkUsable tells from a link's flags and RFC 2863 operstate whether
+// packets can flow: administratively up (IFF_UP) with carrier (IFF_RUNNING,
+// or IFF_LOWER_UP), as ifplugd's netlink mode reads it, and not held back
+// by an operstate that says otherwise: down, lower layer down, or dormant
+// (802.1X not yet authenticated). UNKNOWN is what many drivers (tun, ppp)
+// report while working, so it counts as usable.
+func linkUsable(flags, operstate uint32) bool {
+	const (
+		operDown           = 2
+		operLowerLayerDown = 3
+		operDormant        = 5
+	)
+	if flags&unix.IFF_UP == 0 || flags&(unix.IFF_RUNNING|unix.IFF_LOWER_UP) == 0 {
+		return false
+	}
+	switch operstate {
+	case operDown, operLowerLayerDown, operDormant:
+		return false
+	}
+	return true
 }
 
 func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
