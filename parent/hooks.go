@@ -28,10 +28,11 @@ const (
 // uplink in event order, with a timeout, output logged. Nothing a script
 // does can stop the daemon.
 type hooks struct {
-	log    *slog.Logger
-	mu     sync.Mutex
-	queues map[string]chan hookJob // by uplink
-	wg     sync.WaitGroup
+	log     *slog.Logger
+	timeout time.Duration // hookTimeout; shorter in tests
+	mu      sync.Mutex
+	queues  map[string]chan hookJob // by uplink
+	wg      sync.WaitGroup
 }
 
 type hookJob struct {
@@ -41,7 +42,7 @@ type hookJob struct {
 }
 
 func newHooks(log *slog.Logger) *hooks {
-	return &hooks{log: log, queues: make(map[string]chan hookJob)}
+	return &hooks{log: log, timeout: hookTimeout, queues: make(map[string]chan hookJob)}
 }
 
 // run queues ev for script; it never blocks: with the backlog full the
@@ -96,7 +97,7 @@ func (h *hooks) exec(job hookJob) {
 		log.Error("hook refused", "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, job.script, job.ev.Uplink, job.ev.Kind)
 	cmd.Env = hookEnv(job.ev, job.at)
@@ -121,7 +122,7 @@ func (h *hooks) exec(job hookJob) {
 	err = cmd.Wait()
 	switch {
 	case ctx.Err() != nil:
-		log.Error("hook killed after timeout", "timeout", hookTimeout)
+		log.Error("hook killed after timeout", "timeout", h.timeout)
 	case err != nil:
 		log.Warn("hook failed", "err", err)
 	default:
