@@ -66,7 +66,9 @@ func dhcpd() *server {
 	return s
 }
 
-func servers() []*server { return []*server{kea(), dhcpd()} }
+// servers returns the constructors of the servers the scenarios run
+// against. Each subtest makes its own: a server remembers its lease file.
+func servers() []func() *server { return []func() *server{kea, dhcpd} }
 
 // messageTypes lists the DHCPv6 message types a capture saw, in order.
 func messageTypes(c *lab.Capture) []string {
@@ -82,8 +84,9 @@ func messageTypes(c *lab.Capture) []string {
 // (RFC 8415 section 18.2.1).
 func TestExchange(t *testing.T) {
 	lab.Require(t, "kea-dhcp6", "tcpdump")
-	for _, srv := range servers() {
+	for _, newServer := range servers() {
 		for _, rapid := range []bool{false, true} {
+			srv := newServer()
 			t.Run(fmt.Sprintf("%s/rapid=%v", srv.name, rapid), func(t *testing.T) {
 				t.Parallel()
 				topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
@@ -117,7 +120,8 @@ func TestExchange(t *testing.T) {
 // lease's lifetimes, and an unreachable route of ours per delegated prefix.
 func TestPlan(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
-	for _, srv := range servers() {
+	for _, newServer := range servers() {
+		srv := newServer()
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			downs := []string{"lan0", "lan1", "lan2", "lan3"}
@@ -164,7 +168,8 @@ request prefix delegation on up0 for { lan2 lan3 }
 // same addresses without removing them (SPEC 7: replace semantics).
 func TestRenewInPlace(t *testing.T) {
 	lab.Require(t, "kea-dhcp6", "tcpdump")
-	for _, srv := range servers() {
+	for _, newServer := range servers() {
+		srv := newServer()
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0", "lan1"}})
