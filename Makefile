@@ -3,7 +3,7 @@ export CGO_ENABLED = 0
 BIN := bin
 PREFIX ?= /usr/local
 
-.PHONY: all deps build test generate demo install clean
+.PHONY: all deps build test generate demo bench install clean
 
 all: build
 
@@ -28,9 +28,35 @@ test: deps build
 demo: deps build
 	$(GO) run ./internal/lab/demo -daemon $(BIN)/dhcp6leased -ctl $(BIN)/dhcp6leasectl
 
+# Performance and scale beside dhcpcd and WIDE dhcp6c (bench/, as root,
+# about ten minutes): rewrites docs/PERFORMANCE.md and docs/performance.svg.
+# Not part of `make test`.
+bench: deps build
+	sh bench/deps.sh
+	$(GO) run ./bench -go $(GO) -daemon $(BIN)/dhcp6leased -out docs/PERFORMANCE.md -plot docs/performance.svg
+
+# Binaries, man pages, the systemd unit with its sysusers.d and tmpfiles.d
+# files, and the examples; DESTDIR stages the tree for a package
+# (tests/e2e/install_test.go checks it). The unit's ExecStart follows PREFIX.
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
+DOCDIR = $(PREFIX)/share/doc/dhcp6leased
+
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BIN)/dhcp6leased $(BIN)/dhcp6leasectl $(DESTDIR)$(PREFIX)/sbin/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BIN)/dhcp6leased $(BIN)/dhcp6leasectl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 docs/man/dhcp6leased.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/dhcp6leased.8 docs/man/dhcp6leasectl.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's,^ExecStart=/usr/sbin/,ExecStart=$(SBINDIR)/,' contrib/systemd/dhcp6leased.service >$(BIN)/dhcp6leased.service
+	install -m 0644 $(BIN)/dhcp6leased.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 contrib/systemd/dhcp6leased.sysusers $(DESTDIR)$(SYSUSERSDIR)/dhcp6leased.conf
+	install -m 0644 contrib/systemd/dhcp6leased.tmpfiles $(DESTDIR)$(TMPFILESDIR)/dhcp6leased.conf
+	install -m 0644 contrib/dhcp6leased.conf.example $(DESTDIR)$(DOCDIR)/
+	install -m 0755 contrib/radvd-hook $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf $(BIN)

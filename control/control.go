@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -63,15 +64,26 @@ func Read(r io.Reader, m proto.Message) error {
 // ErrNoDaemon is returned by Do when nothing listens on the socket.
 var ErrNoDaemon = errors.New("dhcp6leased is not running")
 
+// DaemonError is a request the daemon answered with an error: an unknown
+// interface, or a command the caller may not give.
+type DaemonError struct{ Msg string }
+
+func (e *DaemonError) Error() string { return e.Msg }
+
 // Do sends req to the daemon at socket and returns its reply. A reply
 // carrying an error string is returned as an error.
 func Do(socket string, req *pb.CtlRequest, timeout time.Duration) (*pb.CtlReply, error) {
 	c, err := net.DialTimeout("unix", socket, timeout)
 	if err != nil {
-		if errors.Is(err, net.ErrClosed) || isNoDaemon(err) {
+		switch {
+		case errors.Is(err, net.ErrClosed) || isNoDaemon(err):
 			return nil, fmt.Errorf("%s: %w", socket, ErrNoDaemon)
+		case errors.Is(err, os.ErrPermission):
+			// The socket is mode 0660 (SPEC 1): the caller is not in its
+			// group, or cannot search its directory.
+			return nil, fmt.Errorf("connect to %s: %w", socket, os.ErrPermission)
 		}
-		return nil, fmt.Errorf("connect %s: %w", socket, err)
+		return nil, fmt.Errorf("connect to %s: %w", socket, err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
@@ -83,7 +95,7 @@ func Do(socket string, req *pb.CtlRequest, timeout time.Duration) (*pb.CtlReply,
 		return nil, err
 	}
 	if reply.Error != "" {
-		return nil, errors.New(reply.Error)
+		return nil, &DaemonError{Msg: reply.Error}
 	}
 	return reply, nil
 }

@@ -21,16 +21,12 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			b.WriteByte('\n')
 		}
 		fmt.Fprintf(&b, "%s [%s]\n", s.Name, s.State)
-		var leaseEnd int64
 		for _, ia := range s.Ias {
 			if ia.Prefix == "" {
 				fmt.Fprintf(&b, "\tIA_PD %d: none (iaid %#08x)\n", ia.Index, ia.Iaid)
 			} else {
 				fmt.Fprintf(&b, "\tIA_PD %d: %s (iaid %#08x)\n", ia.Index, ia.Prefix, ia.Iaid)
 				fmt.Fprintf(&b, "\t\tpreferred %s, valid %s\n", until(ia.PreferredUntilUnixMs, now), until(ia.ValidUntilUnixMs, now))
-				if leaseEnd == 0 || (ia.ValidUntilUnixMs >= 0 && (leaseEnd < 0 || ia.ValidUntilUnixMs < leaseEnd)) {
-					leaseEnd = ia.ValidUntilUnixMs
-				}
 			}
 			for _, d := range ia.Downstreams {
 				fmt.Fprintf(&b, "\t\t%s %s\n", d.Ifname, d.Address)
@@ -39,8 +35,8 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 				fmt.Fprintf(&b, "\t\t%s does not fit the delegated prefix\n", name)
 			}
 		}
-		if leaseEnd != 0 {
-			fmt.Fprintf(&b, "\tlease %s\n", until(leaseEnd, now))
+		if end := leaseEnd(s); end != 0 {
+			fmt.Fprintf(&b, "\tlease %s\n", until(end, now))
 		}
 		if len(s.ServerId) > 0 {
 			fmt.Fprintf(&b, "\tserver %s\n", dhcp6.FormatDUID(s.ServerId))
@@ -56,6 +52,22 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// leaseEnd is when the lease ends as Unix milliseconds: the earliest valid
+// lifetime end of the prefixes held (SPEC 6), -1 when all of them are
+// infinite, 0 when nothing is held.
+func leaseEnd(s *pb.InterfaceStatus) int64 {
+	var end int64
+	for _, ia := range s.Ias {
+		if ia.Prefix == "" {
+			continue
+		}
+		if end == 0 || (ia.ValidUntilUnixMs >= 0 && (end < 0 || ia.ValidUntilUnixMs < end)) {
+			end = ia.ValidUntilUnixMs
+		}
+	}
+	return end
 }
 
 // until formats the time left until the Unix millisecond time ms; -1 is

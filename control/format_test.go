@@ -1,12 +1,20 @@
 package control
 
 import (
-	"strings"
+	"bytes"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 func TestDuration(t *testing.T) {
 	tests := []struct {
@@ -28,38 +36,86 @@ func TestDuration(t *testing.T) {
 	}
 }
 
-func TestWriteText(t *testing.T) {
-	now := time.UnixMilli(1_700_000_000_000)
-	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
-	ifs := []*pb.InterfaceStatus{{
-		Name: "up0", State: "Bound", ServerId: []byte{0, 3, 0, 1, 2, 0x6c},
-		T1UnixMs: ms(10 * time.Second), T2UnixMs: ms(20 * time.Second), LinkUp: true,
-		Ias: []*pb.IAStatus{{
-			Index: 0, Iaid: 0x1234abcd, Prefix: "2001:db8:100::/56",
-			PreferredUntilUnixMs: ms(30 * time.Second), ValidUntilUnixMs: ms(60 * time.Second),
-			Downstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:100::1/64"}},
-			Unfit:       []string{"lan9"},
-		}, {Index: 1, Iaid: 0x42}},
-	}, {Name: "up1", State: "Init"}}
-	var b strings.Builder
-	if err := WriteText(&b, ifs, now); err != nil {
-		t.Fatal(err)
-	}
-	want := `up0 [Bound]
-	IA_PD 0: 2001:db8:100::/56 (iaid 0x1234abcd)
-		preferred 30 seconds, valid 1 minute
-		lan0 2001:db8:100::1/64
-		lan9 does not fit the delegated prefix
-	IA_PD 1: none (iaid 0x00000042)
-	lease 1 minute
-	server 00:03:00:01:02:6c
-	T1 10 seconds, T2 20 seconds
-	link up
+// now is the clock of every fixture.
+var now = time.UnixMilli(1_700_000_000_000)
 
-up1 [Init]
-	link down
-`
-	if got := b.String(); got != want {
-		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+func at(d time.Duration) int64 { return now.Add(d).UnixMilli() }
+
+// interfaces covers every case of the status output: a bound uplink with
+// two IA_PDs (one empty, one with an entry that does not fit), one
+// rebinding with infinite lifetimes, one whose lease has just run out and
+// one that holds nothing.
+var interfaces = []*pb.InterfaceStatus{{
+	Name: "up0", State: "Bound", ServerId: []byte{0, 3, 0, 1, 2, 0x6c, 0, 0, 0, 1},
+	T1UnixMs: at(10 * time.Second), T2UnixMs: at(20 * time.Second), LinkUp: true,
+	Ias: []*pb.IAStatus{{
+		Index: 0, Iaid: 0x1234abcd, Prefix: "2001:db8:100::/56",
+		PreferredUntilUnixMs: at(30 * time.Second), ValidUntilUnixMs: at(60*time.Second + 400*time.Millisecond),
+		Downstreams: []*pb.Downstream{
+			{Ifname: "lan0", Address: "2001:db8:100::1/64"},
+			{Ifname: "lan1", Address: "2001:db8:100:10::1/60"},
+		},
+		Unfit: []string{"lan9"},
+	}, {Index: 1, Iaid: 0x42}},
+}, {
+	Name: "up1", State: "Rebinding", ServerId: []byte{0, 2, 0, 0, 0, 9, 0xab},
+	T1UnixMs: at(-time.Hour), T2UnixMs: at(-time.Minute), LinkUp: true,
+	Ias: []*pb.IAStatus{{
+		Index: 0, Iaid: 0x99, Prefix: "2001:db8:ff00::/48",
+		PreferredUntilUnixMs: -1, ValidUntilUnixMs: -1,
+		Downstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:ff00::1/64"}},
+	}},
+}, {
+	Name: "up2", State: "Rebooting",
+	Ias: []*pb.IAStatus{{
+		Index: 0, Iaid: 7, Prefix: "2001:db8:7::/64",
+		PreferredUntilUnixMs: at(-2 * time.Second), ValidUntilUnixMs: at(-time.Second),
+	}},
+}, {Name: "up3", State: "Init", Ias: []*pb.IAStatus{{Index: 0, Iaid: 0xffffffff}}}}
+
+// stats covers counters in every map and an uplink that has none.
+var stats = []*pb.InterfaceStats{{
+	Name:            "up0",
+	Sent:            map[string]uint64{"SOLICIT": 3, "REQUEST": 1, "RENEW": 2},
+	Received:        map[string]uint64{"ADVERTISE": 1, "REPLY": 3},
+	Drops:           map[string]uint64{"transaction-id": 4, "client-id-mismatch": 1},
+	Retransmissions: 2,
+}, {Name: "up1"}}
+
+// goldens are every output form of dhcp6leasectl, by golden file name.
+var goldens = map[string]func(io.Writer) error{
+	"interface.txt":       func(w io.Writer) error { return WriteText(w, interfaces, now) },
+	"interface.json":      func(w io.Writer) error { return WriteJSON(w, NewShowInterface(interfaces, now)) },
+	"interface-none.txt":  func(w io.Writer) error { return WriteText(w, nil, now) },
+	"interface-none.json": func(w io.Writer) error { return WriteJSON(w, NewShowInterface(nil, now)) },
+	"stats.txt":           func(w io.Writer) error { return WriteStats(w, stats) },
+	"stats.json":          func(w io.Writer) error { return WriteJSON(w, NewShowStats(stats)) },
+	"stats-none.txt":      func(w io.Writer) error { return WriteStats(w, nil) },
+	"stats-none.json":     func(w io.Writer) error { return WriteJSON(w, NewShowStats(nil)) },
+}
+
+// TestGolden compares each output form with testdata/NAME.golden; run
+// `go test ./control -update` after an intended change and review the diff.
+func TestGolden(t *testing.T) {
+	for name, write := range goldens {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := write(&b); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), b.String()); diff != "" {
+				t.Errorf("%s differs (-golden +got):\n%s", path, diff)
+			}
+		})
 	}
 }

@@ -40,7 +40,8 @@ var frontendRules = imsg.Rules{
 
 // Main runs the engine until ctx ends or a channel closes.
 func Main(ctx context.Context, opts privsep.Options) error {
-	log, err := logging.New("engine", opts.Foreground, logging.Level(opts.Verbose))
+	level := logging.LevelVar(opts.Verbose)
+	log, err := logging.New("engine", opts.Foreground, level)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,8 @@ func Main(ctx context.Context, opts privsep.Options) error {
 		return err
 	}
 	defer pc.Close()
-	e := &engine{log: log, parent: pc, uplinks: make(map[string]*uplinkState), funcs: make(chan func())}
+	e := &engine{log: log, level: level, parent: pc, uplinks: make(map[string]*uplinkState),
+		links: make(map[string]*pb.Link), sockets: make(map[string]int32), funcs: make(chan func())}
 	cfgMsg, err := e.startup()
 	if err != nil {
 		return fmt.Errorf("engine startup: %w", err)
@@ -95,12 +97,19 @@ func (e *engine) startup() (*pb.Config, error) {
 // engine is the process state; only the run goroutine touches it.
 type engine struct {
 	log      *slog.Logger
+	level    *slog.LevelVar
+	duid     []byte
 	parent   *imsg.Channel
 	frontend *imsg.Channel
 	cfg      *config.Config
 	uplinks  map[string]*uplinkState
-	funcs    chan func() // timer callbacks, run on the loop
-	done     <-chan struct{}
+	// The last report of every link the frontend announced, and the
+	// ifindex of each uplink socket it holds, by name: a reload can name
+	// an uplink whose reports arrived first.
+	links   map[string]*pb.Link
+	sockets map[string]int32
+	funcs   chan func() // timer callbacks, run on the loop
+	done    <-chan struct{}
 }
 
 // uplinkState is what the engine knows of an uplink beyond its lease: the
@@ -140,6 +149,90 @@ func (s *uplinkState) linkAct(up, gone bool) {
 	s.fsm.LinkEvent(EventLinkDown, "up", current)
 }
 
+var parentRules = imsg.Rules{
+	uint32(pb.Type_TYPE_RELOAD):    {New: func() imsg.Payload { return new(pb.Config) }},
+	uint32(pb.Type_TYPE_LOG_LEVEL): {New: func() imsg.Payload { return new(pb.LogLevel) }},
+	uint32(pb.Type_TYPE_LOG_STATS): {New: func() imsg.Payload { return new(pb.Empty) }},
+}
+
+func (e *engine) fromParent(m *imsg.Message) error {
+	p, err := parentRules.Decode(m)
+	if err != nil {
+		return err
+	}
+	switch p := p.(type) {
+	case *pb.Config:
+		if err := e.apply(p); err != nil {
+			return err
+		}
+		e.send(e.parent, pb.Type_TYPE_RELOAD_DONE, &pb.Empty{})
+	case *pb.LogLevel:
+		e.level.Set(logging.Level(int(p.Verbosity)))
+	case *pb.Empty:
+		for _, u := range e.cfg.Uplinks {
+			st := e.uplinks[u.Name].fsm.Stats()
+			e.log.Info("stats", "uplink", u.Name, "sent", st.Sent, "received", st.Received,
+				"dropped", st.Drops, "retransmissions", st.Retransmissions)
+		}
+	}
+	return nil
+}
+
+// apply makes c the configuration, at start and on reload (SPEC 11):
+// uplinks that left are removed with what they configured, new ones start
+// from their lease (and wait for their link), the others are reconfigured,
+// which changes nothing when their part of the configuration is the same.
+func (e *engine) apply(c *pb.Config) error {
+	cfg, err := config.Parse(strings.NewReader(c.Text), "config from parent")
+	if err != nil {
+		return fmt.Errorf("%v: %w", err, imsg.ErrProtocol)
+	}
+	for name, s := range e.uplinks {
+		if cfg.Uplink(name) == nil {
+			e.log.Info("uplink removed", "uplink", name)
+			s.plug.stop()
+			s.fsm.Remove()
+			delete(e.uplinks, name)
+		}
+	}
+	for _, u := range cfg.Uplinks {
+		ucfg := UplinkConfig{
+			Uplink:           u,
+			RapidCommit:      cfg.RapidCommit,
+			SolicitDelay:     cfg.SolicitDelay,
+			HostPart:         cfg.HostPart,
+			UnreachableRoute: cfg.UnreachableRoute,
+			ClientID:         e.duid,
+		}
+		if s := e.uplinks[u.Name]; s != nil {
+			s.plug.up, s.plug.down = u.UpDelay, u.DownDelay
+			s.fsm.Reconfigure(ucfg)
+			continue
+		}
+		var held lease.Lease
+		if l := c.Leases[u.Name]; l != nil {
+			held = pb.LeaseFromPB(l)
+		}
+		if e.cfg != nil {
+			e.log.Info("uplink added", "uplink", u.Name)
+		}
+		s := &uplinkState{fsm: NewUplink(ucfg, held, e, e.log)}
+		s.plug = &linkPlug{after: e.AfterFunc, log: e.log.With("uplink", u.Name), up: u.UpDelay, down: u.DownDelay, act: s.linkAct}
+		e.uplinks[u.Name] = s
+		// On a reload the frontend may have reported the link, and even
+		// its socket, before this reached the engine: start from that.
+		if l := e.links[u.Name]; l != nil {
+			e.link(l)
+			if e.sockets[u.Name] == l.Ifindex {
+				s.sockOK = true
+				s.plug.set(s.linkUp && s.sockOK, false)
+			}
+		}
+	}
+	e.cfg = cfg
+	return nil
+}
+
 type msg struct {
 	from string
 	m    *imsg.Message
@@ -147,28 +240,10 @@ type msg struct {
 }
 
 func (e *engine) run(ctx context.Context, c *pb.Config) error {
-	cfg, err := config.Parse(strings.NewReader(c.Text), "config from parent")
-	if err != nil {
-		return err
-	}
-	e.cfg = cfg
+	e.duid = c.Duid
 	e.done = ctx.Done()
-	for _, u := range cfg.Uplinks {
-		var held lease.Lease
-		if l := c.Leases[u.Name]; l != nil {
-			held = pb.LeaseFromPB(l)
-		}
-		fsm := NewUplink(UplinkConfig{
-			Uplink:           u,
-			RapidCommit:      cfg.RapidCommit,
-			SolicitDelay:     cfg.SolicitDelay,
-			HostPart:         cfg.HostPart,
-			UnreachableRoute: cfg.UnreachableRoute,
-			ClientID:         c.Duid,
-		}, held, e, e.log)
-		s := &uplinkState{fsm: fsm}
-		s.plug = &linkPlug{after: e.AfterFunc, log: e.log.With("uplink", u.Name), up: u.UpDelay, down: u.DownDelay, act: s.linkAct}
-		e.uplinks[u.Name] = s
+	if err := e.apply(c); err != nil {
+		return err
 	}
 	defer func() {
 		for _, s := range e.uplinks {
@@ -194,10 +269,10 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 				return fmt.Errorf("%s: %w", m.from, m.err)
 			}
 			if m.from == "parent" {
-				// The parent sends nothing after START yet; anything
-				// else is a protocol violation.
-				m.m.Close()
-				return fmt.Errorf("parent: unexpected %v: %w", m.m.Type, imsg.ErrProtocol)
+				if err := e.fromParent(m.m); err != nil {
+					return fmt.Errorf("parent: %w", err)
+				}
+				continue
 			}
 			if err := e.handle(m.m); err != nil {
 				return fmt.Errorf("frontend: %w", err)
@@ -225,6 +300,11 @@ func (e *engine) handle(m *imsg.Message) error {
 	case *pb.Link:
 		e.link(p)
 	case *pb.UplinkReady:
+		if p.Ready {
+			e.sockets[p.Uplink] = p.Ifindex
+		} else if e.sockets[p.Uplink] == p.Ifindex {
+			delete(e.sockets, p.Uplink)
+		}
 		if s := e.uplinks[p.Uplink]; s != nil && int(p.Ifindex) == s.ifindex {
 			s.sockOK = p.Ready
 			s.plug.set(s.linkUp && s.sockOK, false)
@@ -243,6 +323,13 @@ func (e *engine) handle(m *imsg.Message) error {
 // brcompatd learned to: a device deleted and re-created under the same name
 // is a new link, whose socket the frontend opens anew.
 func (e *engine) link(l *pb.Link) {
+	if l.Deleted {
+		if last := e.links[l.Name]; last != nil && last.Ifindex == l.Ifindex {
+			delete(e.links, l.Name)
+		}
+	} else {
+		e.links[l.Name] = l
+	}
 	if s := e.uplinks[l.Name]; s != nil {
 		if s.ifindex != int(l.Ifindex) {
 			if l.Deleted {

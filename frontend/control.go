@@ -79,13 +79,21 @@ func peerUID(c *net.UnixConn) (uint32, error) {
 	return cred.Uid, nil
 }
 
-// ctlRequest forwards a checked request to the engine, which owns the
-// lease state, and parks the client until the reply.
+// ctlRequest forwards a checked request and parks the client until the
+// reply: reload and log go to the parent, which owns the configuration and
+// the log level; the rest to the engine, which owns the lease state.
 func (f *frontend) ctlRequest(r *ctlRequest) {
 	f.nextID++
 	r.req.Id = f.nextID
 	f.pending[r.req.Id] = r.conn
-	f.toEngine(pb.Type_TYPE_CTL_REQUEST, r.req)
+	switch r.req.Command {
+	case pb.CtlRequest_COMMAND_RELOAD, pb.CtlRequest_COMMAND_LOG:
+		if err := f.parent.Send(pb.Type_TYPE_CTL_PARENT, r.req); err != nil {
+			f.log.Error("send to parent", "err", err)
+		}
+	default:
+		f.toEngine(pb.Type_TYPE_CTL_REQUEST, r.req)
+	}
 }
 
 func (f *frontend) ctlReply(r *pb.CtlReply) {

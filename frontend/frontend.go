@@ -35,7 +35,8 @@ var startupRules = imsg.Rules{
 
 // Main runs the frontend until ctx ends or a channel closes.
 func Main(ctx context.Context, opts privsep.Options) error {
-	log, err := logging.New("frontend", opts.Foreground, logging.Level(opts.Verbose))
+	level := logging.LevelVar(opts.Verbose)
+	log, err := logging.New("frontend", opts.Foreground, level)
 	if err != nil {
 		return err
 	}
@@ -48,12 +49,12 @@ func Main(ctx context.Context, opts privsep.Options) error {
 		return err
 	}
 	defer pc.Close()
-	f := &frontend{log: log, parent: pc, links: make(map[int]*link), pending: make(map[uint64]net.Conn)}
+	f := &frontend{log: log, level: level, parent: pc, links: make(map[int]*link), pending: make(map[uint64]net.Conn)}
 	if err := f.startup(); err != nil {
 		return fmt.Errorf("frontend startup: %w", err)
 	}
 	defer f.close()
-	if err := sandbox.Confine(privsep.ChrootDir, user); err != nil {
+	if err := sandbox.Confine(privsep.ChrootDir, user, sandbox.Frontend); err != nil {
 		return err
 	}
 	return f.run(ctx)
@@ -114,6 +115,7 @@ func (f *frontend) close() {
 // frontend is the process state; only the run goroutine touches it.
 type frontend struct {
 	log    *slog.Logger
+	level  *slog.LevelVar
 	cfg    *config.Config
 	duid   []byte
 	parent *imsg.Channel
@@ -122,7 +124,7 @@ type frontend struct {
 	ctl    *net.UnixListener
 
 	links   map[int]*link       // by ifindex: a re-created device is a new link
-	pending map[uint64]net.Conn // control clients waiting for the engine
+	pending map[uint64]net.Conn // control clients waiting for the engine or the parent
 	nextID  uint64
 }
 
@@ -191,9 +193,12 @@ var parentRules = imsg.Rules{
 	uint32(pb.Type_TYPE_UDP_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.UDPSocket) }},
 }
 
-// A refusal carries no fd.
-var parentRefusalRules = imsg.Rules{
-	uint32(pb.Type_TYPE_UDP_SOCKET): {New: func() imsg.Payload { return new(pb.UDPSocket) }},
+// What the parent sends without an fd, a refused UDP socket among them.
+var parentNoFDRules = imsg.Rules{
+	uint32(pb.Type_TYPE_UDP_SOCKET):       {New: func() imsg.Payload { return new(pb.UDPSocket) }},
+	uint32(pb.Type_TYPE_RELOAD):           {New: func() imsg.Payload { return new(pb.Config) }},
+	uint32(pb.Type_TYPE_LOG_LEVEL):        {New: func() imsg.Payload { return new(pb.LogLevel) }},
+	uint32(pb.Type_TYPE_CTL_PARENT_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
 }
 
 var engineRules = imsg.Rules{
@@ -218,17 +223,30 @@ func (f *frontend) handle(e event) error {
 	case "parent":
 		rules := parentRules
 		if len(e.m.Files) == 0 {
-			rules = parentRefusalRules
+			rules = parentNoFDRules
 		}
 		p, err := rules.Decode(e.m)
 		if err != nil {
 			return err
 		}
-		var file *os.File
-		if len(e.m.Files) == 1 {
-			file = e.m.Files[0]
+		switch p := p.(type) {
+		case *pb.UDPSocket:
+			var file *os.File
+			if len(e.m.Files) == 1 {
+				file = e.m.Files[0]
+			}
+			f.udpSocket(p, file)
+		case *pb.Config:
+			cfg, err := config.Parse(strings.NewReader(p.Text), "config from parent")
+			if err != nil {
+				return fmt.Errorf("reload: %v: %w", err, imsg.ErrProtocol)
+			}
+			f.reload(cfg)
+		case *pb.LogLevel:
+			f.level.Set(logging.Level(int(p.Verbosity)))
+		case *pb.CtlReply:
+			f.ctlReply(p)
 		}
-		f.udpSocket(p.(*pb.UDPSocket), file)
 	case "engine":
 		p, err := engineRules.Decode(e.m)
 		if err != nil {

@@ -5,21 +5,25 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
 	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
-// link is one kernel interface the frontend cares about (an uplink or a
-// downstream), tracked by ifindex as brcompatd learned to: a device
-// deleted and re-created under the same name is a different link.
+// link is one kernel interface, tracked by ifindex as brcompatd learned
+// to: a device deleted and re-created under the same name is a different
+// link. Every link is tracked, not only those in the configuration, so that
+// a reload that names a new uplink or downstream finds it at once.
 type link struct {
 	index     int
 	name      string
-	uplink    bool
-	linkLocal map[netip.Addr]bool // fe80:: addresses on the link
+	flags     uint32
+	operstate uint8
+	linkLocal map[netip.Addr]bool // usable fe80:: addresses on the link
 	conn      *net.UDPConn        // uplinks: the client socket, once the parent sent it
 	addr      netip.Addr          // the address conn is bound to
 	asked     bool                // an OPEN_UDP is outstanding
@@ -36,19 +40,23 @@ func (f *frontend) isUplink(name string) bool { return f.cfg.Uplink(name) != nil
 
 func (f *frontend) isDownstream(name string) bool {
 	for _, u := range f.cfg.Uplinks {
-		for _, d := range u.Downstreams() {
-			if d == name {
-				return true
-			}
+		if slices.Contains(u.Downstreams(), name) {
+			return true
 		}
 	}
 	return false
 }
 
+// configured reports whether the engine wants to hear of link l.
+func (f *frontend) configured(l *link) bool { return f.isUplink(l.name) || f.isDownstream(l.name) }
+
 // uplinkByName returns the live uplink link called name.
 func (f *frontend) uplinkByName(name string) *link {
+	if !f.isUplink(name) {
+		return nil
+	}
 	for _, l := range f.links {
-		if l.uplink && l.name == name {
+		if l.name == name {
 			return l
 		}
 	}
@@ -64,41 +72,42 @@ func (f *frontend) rtEvent(ev rtnl.Event) {
 	}
 }
 
-// linkEvent forwards link state of the interfaces in the config to the
-// engine, which decides what it means (link-plug monitor, SPEC 9).
+// linkEvent records a link's state and forwards it to the engine when the
+// configuration names the link; the engine decides what it means
+// (link-plug monitor, SPEC 9).
 func (f *frontend) linkEvent(ev rtnl.Link) {
 	l := f.links[ev.Index]
-	if ev.Deleted {
-		if l != nil {
-			f.dropSocket(l)
-			delete(f.links, ev.Index)
-		}
-	} else if l == nil || l.name != ev.Name {
-		if l != nil {
-			// Renamed: whatever it was is gone.
-			f.dropSocket(l)
-		}
-		if !f.isUplink(ev.Name) && !f.isDownstream(ev.Name) {
-			delete(f.links, ev.Index)
-			return
-		}
-		l = &link{index: ev.Index, name: ev.Name, uplink: f.isUplink(ev.Name), linkLocal: make(map[netip.Addr]bool)}
+	if l != nil && l.name != ev.Name {
+		// Renamed: whatever it was is gone.
+		f.dropSocket(l)
+		l = nil
+	}
+	if l == nil {
+		l = &link{index: ev.Index, name: ev.Name, linkLocal: make(map[netip.Addr]bool)}
 		f.links[ev.Index] = l
 	}
-	if !f.isUplink(ev.Name) && !f.isDownstream(ev.Name) {
-		return
+	l.flags, l.operstate = ev.Flags, ev.OperState
+	if ev.Deleted {
+		f.dropSocket(l)
+		delete(f.links, ev.Index)
 	}
-	f.toEngine(pb.Type_TYPE_LINK, &pb.Link{Ifindex: int32(ev.Index), Name: ev.Name, Flags: ev.Flags, Operstate: uint32(ev.OperState), Deleted: ev.Deleted})
+	if f.configured(l) {
+		f.announce(l, ev.Deleted)
+	}
 }
 
-// addrEvent tracks the uplinks' usable link-local addresses: the UDP
+func (f *frontend) announce(l *link, deleted bool) {
+	f.toEngine(pb.Type_TYPE_LINK, &pb.Link{Ifindex: int32(l.index), Name: l.name, Flags: l.flags, Operstate: uint32(l.operstate), Deleted: deleted})
+}
+
+// addrEvent tracks the links' usable link-local addresses: an uplink's UDP
 // socket needs one, and OpenBSD's frontend waits forever when there is none
 // at start. An address still in duplicate address detection is not usable
 // yet (RFC 4862 section 5.4: a tentative address is not a source); the
 // kernel reports it again when DAD ends.
 func (f *frontend) addrEvent(ev rtnl.Addr) {
 	l := f.links[ev.Index]
-	if l == nil || !l.uplink || !ev.LinkLocal() {
+	if l == nil || !ev.LinkLocal() {
 		return
 	}
 	a := ev.Prefix.Addr()
@@ -111,7 +120,32 @@ func (f *frontend) addrEvent(ev rtnl.Addr) {
 	} else {
 		l.linkLocal[a] = true
 	}
-	f.askSocket(l)
+	if f.isUplink(l.name) {
+		f.askSocket(l)
+	}
+}
+
+// reload applies a new configuration (SPEC 11): links it no longer names as
+// uplinks lose their sockets; links it names anew are announced to the
+// engine, which now has their uplinks, and new uplinks ask for a socket.
+func (f *frontend) reload(cfg *config.Config) {
+	old := f.cfg
+	f.cfg = cfg
+	for _, l := range f.links {
+		wasUplink := old.Uplink(l.name) != nil
+		if wasUplink && !f.isUplink(l.name) {
+			l.closeSocket()
+		}
+		wasConfigured := wasUplink || slices.ContainsFunc(old.Uplinks, func(u *config.Uplink) bool {
+			return slices.Contains(u.Downstreams(), l.name)
+		})
+		if f.configured(l) && !wasConfigured {
+			f.announce(l, false)
+		}
+		if f.isUplink(l.name) {
+			f.askSocket(l)
+		}
+	}
 }
 
 func (f *frontend) askSocket(l *link) {
@@ -135,7 +169,7 @@ func (f *frontend) dropSocket(l *link) {
 // udpSocket takes the parent's answer to OPEN_UDP.
 func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 	l := f.links[int(s.Ifindex)]
-	if l == nil || !l.uplink || l.name != s.Uplink || l.conn != nil {
+	if l == nil || !f.isUplink(l.name) || l.name != s.Uplink || l.conn != nil {
 		// The link went away (or was re-created) meanwhile.
 		if file != nil {
 			file.Close()

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
 	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
 	"github.com/dhcp6leased/dhcp6leased/internal/sandbox"
+	"github.com/dhcp6leased/dhcp6leased/internal/sdnotify"
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
@@ -80,7 +82,8 @@ func Main(ctx context.Context, opts Options) error {
 		}
 		return detach()
 	}
-	log, err := logging.New("parent", opts.Foreground, logging.Level(opts.Verbose))
+	level := logging.LevelVar(opts.Verbose)
+	log, err := logging.New("parent", opts.Foreground, level)
 	if err != nil {
 		return err
 	}
@@ -90,7 +93,7 @@ func Main(ctx context.Context, opts Options) error {
 	}
 	defer unlock()
 
-	d := &daemon{opts: opts, log: log, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event)}
+	d := &daemon{opts: opts, log: log, level: level, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event)}
 	err = d.run(ctx)
 	if err != nil && !opts.Foreground {
 		// Detached, stderr is /dev/null: syslog is the only witness.
@@ -151,14 +154,16 @@ func lock(path string) (func(), error) {
 
 // daemon is the running parent. Only the run goroutine touches it.
 type daemon struct {
-	opts Options
-	log  *slog.Logger
-	cfg  *config.Config
-	pol  policy
-	rt   *rtnl.Conn
-	fe   *imsg.Channel
-	en   *imsg.Channel
+	opts  Options
+	log   *slog.Logger
+	level *slog.LevelVar
+	cfg   *config.Config
+	pol   policy
+	rt    *rtnl.Conn
+	fe    *imsg.Channel
+	en    *imsg.Channel
 
+	duid  []byte // the client's, fixed for the daemon's life
 	hooks *hooks
 	last  map[string]*pb.Event // each uplink's last event, for STOP
 }
@@ -179,17 +184,18 @@ func (d *daemon) run(ctx context.Context) error {
 	if err := sandbox.EmptyDir(privsep.ChrootDir); err != nil {
 		return err
 	}
-	duid, err := d.duid()
+	duid, err := d.makeDUID()
 	if err != nil {
 		return err
 	}
+	d.duid = duid
 	rt, err := rtnl.Dial()
 	if err != nil {
 		return fmt.Errorf("rtnetlink: %w", err)
 	}
 	defer rt.Close()
 	d.rt = rt
-	leases := d.readLeases()
+	leases := d.readLeases(d.cfg)
 	d.cleanRoutes(leases)
 
 	ctl, err := listenControl(d.opts.Socket)
@@ -245,6 +251,11 @@ func (d *daemon) run(ctx context.Context) error {
 		return fmt.Errorf("hand over to children: %w", err)
 	}
 	d.log.Info("started", "frontend", fe.cmd.Process.Pid, "engine", en.cmd.Process.Pid)
+	// Type=notify: the configuration is loaded and the three processes
+	// run with everything they need.
+	if err := sdnotify.Ready(); err != nil {
+		d.log.Warn("tell systemd we are ready", "err", err)
+	}
 
 	// SIGHUP and SIGUSR1 must not kill the daemon (their default action).
 	sigs := make(chan os.Signal, 1)
@@ -261,7 +272,11 @@ func (d *daemon) run(ctx context.Context) error {
 			d.stopHooks()
 			return nil
 		case sig := <-sigs:
-			d.log.Warn("signal ignored: reload and stats are not implemented yet", "signal", sig)
+			if sig == syscall.SIGUSR1 {
+				d.send(d.en, pb.Type_TYPE_LOG_STATS, &pb.Empty{})
+			} else {
+				d.reload()
+			}
 		case <-fe.exited:
 			return died(fe, en)
 		case <-en.exited:
@@ -383,7 +398,8 @@ func readLoop(from string, ch *imsg.Channel, out chan<- received) {
 }
 
 var frontendRules = imsg.Rules{
-	uint32(pb.Type_TYPE_OPEN_UDP): {New: func() imsg.Payload { return new(pb.OpenUDP) }},
+	uint32(pb.Type_TYPE_OPEN_UDP):   {New: func() imsg.Payload { return new(pb.OpenUDP) }},
+	uint32(pb.Type_TYPE_CTL_PARENT): {New: func() imsg.Payload { return new(pb.CtlRequest) }},
 }
 
 var engineRules = imsg.Rules{
@@ -393,6 +409,7 @@ var engineRules = imsg.Rules{
 	uint32(pb.Type_TYPE_REMOVE_ROUTE):   {New: func() imsg.Payload { return new(pb.Route) }},
 	uint32(pb.Type_TYPE_SAVE_LEASE):     {New: func() imsg.Payload { return new(pb.SaveLease) }},
 	uint32(pb.Type_TYPE_EVENT):          {New: func() imsg.Payload { return new(pb.Event) }},
+	uint32(pb.Type_TYPE_RELOAD_DONE):    {New: func() imsg.Payload { return new(pb.Empty) }},
 }
 
 // handle acts on one message from a child. An error means a protocol
@@ -420,6 +437,16 @@ func (d *daemon) handle(r received) error {
 		d.saveLease(p.(*pb.SaveLease))
 	case pb.Type_TYPE_EVENT:
 		d.event(p.(*pb.Event))
+	case pb.Type_TYPE_RELOAD_DONE:
+		// The engine has asked for every removal the old plan implies.
+		d.pol.prev = nil
+	case pb.Type_TYPE_CTL_PARENT:
+		req := p.(*pb.CtlRequest)
+		reply := &pb.CtlReply{Id: req.Id}
+		if err := d.control(req); err != nil {
+			reply.Error = err.Error()
+		}
+		d.send(d.fe, pb.Type_TYPE_CTL_PARENT_REPLY, reply)
 	}
 	return nil
 }
@@ -509,6 +536,65 @@ func (d *daemon) route(set bool, r *pb.Route) {
 	}
 }
 
+// control carries out dhcp6leasectl reload and log, which the frontend
+// passes on after checking that the client is root.
+func (d *daemon) control(req *pb.CtlRequest) error {
+	switch req.Command {
+	case pb.CtlRequest_COMMAND_RELOAD:
+		return d.reload()
+	case pb.CtlRequest_COMMAND_LOG:
+		v, _ := pb.LogVerbosity(req.LogLevel) // Validate checked it
+		d.level.Set(logging.Level(int(v)))
+		d.log.Info("log level", "level", req.LogLevel)
+		d.send(d.fe, pb.Type_TYPE_LOG_LEVEL, &pb.LogLevel{Verbosity: v})
+		d.send(d.en, pb.Type_TYPE_LOG_LEVEL, &pb.LogLevel{Verbosity: v})
+		return nil
+	}
+	return fmt.Errorf("command %v is not the parent's", req.Command)
+}
+
+// reload re-reads the configuration (SIGHUP, dhcp6leasectl reload; SPEC
+// 11). A file that does not parse changes nothing: the error, with
+// file:line, is logged and returned. A good one goes to the children, which
+// apply it uplink by uplink; until the engine says it has asked for every
+// change, the policy also accepts the old plan, so that it can remove what
+// the old plan configured.
+func (d *daemon) reload() error {
+	cfg, err := config.Load(d.opts.ConfigFile)
+	if err != nil {
+		d.log.Error("reload failed, keeping the running configuration", "err", err)
+		return err
+	}
+	if !reflect.DeepEqual(cfg.DUID, d.cfg.DUID) {
+		// Every lease is bound to the DUID: changing it means starting
+		// over, which a reload must not do behind the operator's back.
+		d.log.Warn("reload: a new duid takes effect at the next start")
+		cfg.DUID = d.cfg.DUID
+	}
+	var text bytes.Buffer
+	if err := cfg.Write(&text); err != nil {
+		return err
+	}
+	leases := make(map[string]*pb.Lease)
+	for name, l := range d.readLeases(cfg) {
+		if d.cfg.Uplink(name) == nil {
+			leases[name] = l // only added uplinks start from their file
+		}
+	}
+	d.pol = policy{cfg: cfg, prev: d.cfg}
+	d.cfg = cfg
+	d.send(d.fe, pb.Type_TYPE_RELOAD, &pb.Config{Text: text.String(), Duid: d.duid})
+	d.send(d.en, pb.Type_TYPE_RELOAD, &pb.Config{Text: text.String(), Duid: d.duid, Leases: leases})
+	d.log.Info("configuration reloaded", "file", d.opts.ConfigFile)
+	return nil
+}
+
+func (d *daemon) send(ch *imsg.Channel, t pb.Type, m proto.Message) {
+	if err := ch.Send(t, m); err != nil {
+		d.log.Error("send", "type", t, "err", err)
+	}
+}
+
 // event runs the uplink's hook script, if it has one, and remembers the
 // event for the STOP event at shutdown.
 func (d *daemon) event(ev *pb.Event) {
@@ -556,8 +642,8 @@ func (d *daemon) saveLease(s *pb.SaveLease) {
 	}
 }
 
-// duid returns the client DUID of the configuration (SPEC 8).
-func (d *daemon) duid() ([]byte, error) {
+// makeDUID returns the client DUID of the configuration (SPEC 8).
+func (d *daemon) makeDUID() ([]byte, error) {
 	c := d.cfg.DUID
 	switch c.Kind {
 	case config.DUIDRaw:
@@ -588,11 +674,11 @@ func (d *daemon) duid() ([]byte, error) {
 	}
 }
 
-// readLeases loads each uplink's lease file. A torn or garbage file is
-// reported and ignored (SPEC 8).
-func (d *daemon) readLeases() map[string]*pb.Lease {
+// readLeases loads the lease file of each uplink of cfg. A torn or garbage
+// file is reported and ignored (SPEC 8).
+func (d *daemon) readLeases(cfg *config.Config) map[string]*pb.Lease {
 	out := make(map[string]*pb.Lease)
-	for _, u := range d.cfg.Uplinks {
+	for _, u := range cfg.Uplinks {
 		path := filepath.Join(d.opts.StateDir, lease.FileName(u.Name))
 		l, err := lease.Read(path)
 		if err != nil {

@@ -20,28 +20,36 @@ const minRouteLen = 16
 // policy is the parent's distrust of its children (SPEC 2): every kernel
 // change a child asks for is checked against the configuration before it
 // is made. It holds no state but the config, so a reload swaps it whole.
+//
+// During a reload, until the engine has asked for every change it implies,
+// prev is the configuration being replaced: the engine removes what the old
+// plan configured under it.
 type policy struct {
-	cfg *config.Config
+	cfg, prev *config.Config
 }
 
-func (p policy) ia(uplink string, iaid uint32) (*config.IA, error) {
-	u := p.cfg.Uplink(uplink)
-	if u == nil {
-		return nil, fmt.Errorf("uplink %s not configured", uplink)
-	}
-	for _, ia := range u.IAs {
-		if ia.IAID == iaid {
-			return ia, nil
+// ia finds the IA_PD iaid of uplink, and the configuration it is from.
+func (p policy) ia(uplink string, iaid uint32) (*config.IA, *config.Config, error) {
+	for _, cfg := range []*config.Config{p.cfg, p.prev} {
+		if cfg == nil {
+			continue
+		}
+		if u := cfg.Uplink(uplink); u != nil {
+			for _, ia := range u.IAs {
+				if ia.IAID == iaid {
+					return ia, cfg, nil
+				}
+			}
 		}
 	}
-	return nil, fmt.Errorf("uplink %s has no IA_PD with IAID %#x", uplink, iaid)
+	return nil, nil, fmt.Errorf("uplink %s has no IA_PD with IAID %#x", uplink, iaid)
 }
 
 // address checks a request to add or remove a downstream address: the
 // interface must be an entry of that IA on that uplink, the length the
 // plan's, the host part the configured one, the address global unicast.
 func (p policy) address(a *pb.Address) (netip.Prefix, error) {
-	ia, err := p.ia(a.Uplink, a.Iaid)
+	ia, cfg, err := p.ia(a.Uplink, a.Iaid)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
@@ -64,8 +72,8 @@ func (p policy) address(a *pb.Address) (netip.Prefix, error) {
 	if !globalUnicast.Contains(addr) {
 		return netip.Prefix{}, fmt.Errorf("address %v on %s: not global unicast", pfx, a.Ifname)
 	}
-	if want := config.HostAddress(pfx.Masked(), p.cfg.HostPart); want != pfx {
-		return netip.Prefix{}, fmt.Errorf("address %v on %s: host part is not %v", pfx, a.Ifname, p.cfg.HostPart)
+	if want := config.HostAddress(pfx.Masked(), cfg.HostPart); want != pfx {
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: host part is not %v", pfx, a.Ifname, cfg.HostPart)
 	}
 	return pfx, nil
 }
@@ -75,7 +83,7 @@ func (p policy) address(a *pb.Address) (netip.Prefix, error) {
 // enough to be a prefix the IA can carry: at most as long as its longest
 // entry, since a longer one holds no sub-prefix of the plan.
 func (p policy) route(r *pb.Route) (netip.Prefix, error) {
-	ia, err := p.ia(r.Uplink, r.Iaid)
+	ia, _, err := p.ia(r.Uplink, r.Iaid)
 	if err != nil {
 		return netip.Prefix{}, err
 	}

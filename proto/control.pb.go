@@ -33,6 +33,8 @@ const (
 	CtlRequest_COMMAND_SHOW_INTERFACE CtlRequest_Command = 1
 	CtlRequest_COMMAND_REQUEST        CtlRequest_Command = 2
 	CtlRequest_COMMAND_SHOW_STATS     CtlRequest_Command = 3
+	CtlRequest_COMMAND_RELOAD         CtlRequest_Command = 4
+	CtlRequest_COMMAND_LOG            CtlRequest_Command = 5
 )
 
 // Enum value maps for CtlRequest_Command.
@@ -42,12 +44,16 @@ var (
 		1: "COMMAND_SHOW_INTERFACE",
 		2: "COMMAND_REQUEST",
 		3: "COMMAND_SHOW_STATS",
+		4: "COMMAND_RELOAD",
+		5: "COMMAND_LOG",
 	}
 	CtlRequest_Command_value = map[string]int32{
 		"COMMAND_UNSPECIFIED":    0,
 		"COMMAND_SHOW_INTERFACE": 1,
 		"COMMAND_REQUEST":        2,
 		"COMMAND_SHOW_STATS":     3,
+		"COMMAND_RELOAD":         4,
+		"COMMAND_LOG":            5,
 	}
 )
 
@@ -81,8 +87,9 @@ func (CtlRequest_Command) EnumDescriptor() ([]byte, []int) {
 type CtlRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       CtlRequest_Command     `protobuf:"varint,1,opt,name=command,proto3,enum=dhcp6leased.imsg.CtlRequest_Command" json:"command,omitempty"`
-	Ifname        string                 `protobuf:"bytes,2,opt,name=ifname,proto3" json:"ifname,omitempty"` // empty: every uplink (show only)
-	Id            uint64                 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`        // set by the frontend when forwarding to the engine
+	Ifname        string                 `protobuf:"bytes,2,opt,name=ifname,proto3" json:"ifname,omitempty"`                     // empty: every uplink (show only)
+	Id            uint64                 `protobuf:"varint,3,opt,name=id,proto3" json:"id,omitempty"`                            // set by the frontend when forwarding
+	LogLevel      string                 `protobuf:"bytes,4,opt,name=log_level,json=logLevel,proto3" json:"log_level,omitempty"` // COMMAND_LOG: brief, verbose or debug
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,6 +143,13 @@ func (x *CtlRequest) GetId() uint64 {
 		return x.Id
 	}
 	return 0
+}
+
+func (x *CtlRequest) GetLogLevel() string {
+	if x != nil {
+		return x.LogLevel
+	}
+	return ""
 }
 
 type CtlReply struct {
@@ -525,17 +539,20 @@ var File_control_proto protoreflect.FileDescriptor
 
 const file_control_proto_rawDesc = "" +
 	"\n" +
-	"\rcontrol.proto\x12\x10dhcp6leased.imsg\"\xe1\x01\n" +
+	"\rcontrol.proto\x12\x10dhcp6leased.imsg\"\xa4\x02\n" +
 	"\n" +
 	"CtlRequest\x12>\n" +
 	"\acommand\x18\x01 \x01(\x0e2$.dhcp6leased.imsg.CtlRequest.CommandR\acommand\x12\x16\n" +
 	"\x06ifname\x18\x02 \x01(\tR\x06ifname\x12\x0e\n" +
-	"\x02id\x18\x03 \x01(\x04R\x02id\"k\n" +
+	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x1b\n" +
+	"\tlog_level\x18\x04 \x01(\tR\blogLevel\"\x90\x01\n" +
 	"\aCommand\x12\x17\n" +
 	"\x13COMMAND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16COMMAND_SHOW_INTERFACE\x10\x01\x12\x13\n" +
 	"\x0fCOMMAND_REQUEST\x10\x02\x12\x16\n" +
-	"\x12COMMAND_SHOW_STATS\x10\x03\"\xab\x01\n" +
+	"\x12COMMAND_SHOW_STATS\x10\x03\x12\x12\n" +
+	"\x0eCOMMAND_RELOAD\x10\x04\x12\x0f\n" +
+	"\vCOMMAND_LOG\x10\x05\"\xab\x01\n" +
 	"\bCtlReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x12A\n" +

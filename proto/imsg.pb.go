@@ -65,6 +65,19 @@ const (
 	Type_TYPE_CTL_REPLY   Type = 18
 	// engine -> parent: Event, 0 fds (hook scripts).
 	Type_TYPE_EVENT Type = 19
+	// parent -> frontend, engine: Config (text; leases of added uplinks to
+	// the engine), 0 fds. A new configuration to apply (SPEC 11).
+	Type_TYPE_RELOAD Type = 20
+	// engine -> parent: Empty, 0 fds. Every change of a reload was asked for.
+	Type_TYPE_RELOAD_DONE Type = 21
+	// frontend -> parent: CtlRequest (reload, log); parent -> frontend:
+	// CtlReply. 0 fds.
+	Type_TYPE_CTL_PARENT       Type = 22
+	Type_TYPE_CTL_PARENT_REPLY Type = 23
+	// parent -> frontend, engine: LogLevel, 0 fds.
+	Type_TYPE_LOG_LEVEL Type = 24
+	// parent -> engine: Empty, 0 fds. Log every uplink's counters (SIGUSR1).
+	Type_TYPE_LOG_STATS Type = 25
 )
 
 // Enum value maps for Type.
@@ -90,28 +103,40 @@ var (
 		17: "TYPE_CTL_REQUEST",
 		18: "TYPE_CTL_REPLY",
 		19: "TYPE_EVENT",
+		20: "TYPE_RELOAD",
+		21: "TYPE_RELOAD_DONE",
+		22: "TYPE_CTL_PARENT",
+		23: "TYPE_CTL_PARENT_REPLY",
+		24: "TYPE_LOG_LEVEL",
+		25: "TYPE_LOG_STATS",
 	}
 	Type_value = map[string]int32{
-		"TYPE_UNSPECIFIED":    0,
-		"TYPE_CONFIG":         1,
-		"TYPE_PEER_CHANNEL":   2,
-		"TYPE_ROUTE_SOCKET":   3,
-		"TYPE_CONTROL_SOCKET": 4,
-		"TYPE_START":          5,
-		"TYPE_OPEN_UDP":       6,
-		"TYPE_UDP_SOCKET":     7,
-		"TYPE_LINK":           8,
-		"TYPE_UPLINK_READY":   9,
-		"TYPE_PACKET":         10,
-		"TYPE_TRANSMIT":       11,
-		"TYPE_SET_ADDRESS":    12,
-		"TYPE_REMOVE_ADDRESS": 13,
-		"TYPE_SET_ROUTE":      14,
-		"TYPE_REMOVE_ROUTE":   15,
-		"TYPE_SAVE_LEASE":     16,
-		"TYPE_CTL_REQUEST":    17,
-		"TYPE_CTL_REPLY":      18,
-		"TYPE_EVENT":          19,
+		"TYPE_UNSPECIFIED":      0,
+		"TYPE_CONFIG":           1,
+		"TYPE_PEER_CHANNEL":     2,
+		"TYPE_ROUTE_SOCKET":     3,
+		"TYPE_CONTROL_SOCKET":   4,
+		"TYPE_START":            5,
+		"TYPE_OPEN_UDP":         6,
+		"TYPE_UDP_SOCKET":       7,
+		"TYPE_LINK":             8,
+		"TYPE_UPLINK_READY":     9,
+		"TYPE_PACKET":           10,
+		"TYPE_TRANSMIT":         11,
+		"TYPE_SET_ADDRESS":      12,
+		"TYPE_REMOVE_ADDRESS":   13,
+		"TYPE_SET_ROUTE":        14,
+		"TYPE_REMOVE_ROUTE":     15,
+		"TYPE_SAVE_LEASE":       16,
+		"TYPE_CTL_REQUEST":      17,
+		"TYPE_CTL_REPLY":        18,
+		"TYPE_EVENT":            19,
+		"TYPE_RELOAD":           20,
+		"TYPE_RELOAD_DONE":      21,
+		"TYPE_CTL_PARENT":       22,
+		"TYPE_CTL_PARENT_REPLY": 23,
+		"TYPE_LOG_LEVEL":        24,
+		"TYPE_LOG_STATS":        25,
 	}
 )
 
@@ -142,6 +167,51 @@ func (Type) EnumDescriptor() ([]byte, []int) {
 	return file_imsg_proto_rawDescGZIP(), []int{0}
 }
 
+type LogLevel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 brief (info), 1 verbose, 2 debug: dhcp6leasectl log.
+	Verbosity     int32 `protobuf:"varint,1,opt,name=verbosity,proto3" json:"verbosity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogLevel) Reset() {
+	*x = LogLevel{}
+	mi := &file_imsg_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogLevel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogLevel) ProtoMessage() {}
+
+func (x *LogLevel) ProtoReflect() protoreflect.Message {
+	mi := &file_imsg_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogLevel.ProtoReflect.Descriptor instead.
+func (*LogLevel) Descriptor() ([]byte, []int) {
+	return file_imsg_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *LogLevel) GetVerbosity() int32 {
+	if x != nil {
+		return x.Verbosity
+	}
+	return 0
+}
+
 type Empty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -150,7 +220,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_imsg_proto_msgTypes[0]
+	mi := &file_imsg_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +232,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[0]
+	mi := &file_imsg_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +245,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{0}
+	return file_imsg_proto_rawDescGZIP(), []int{1}
 }
 
 // Config is the whole configuration, as the canonical text that
@@ -192,7 +262,7 @@ type Config struct {
 
 func (x *Config) Reset() {
 	*x = Config{}
-	mi := &file_imsg_proto_msgTypes[1]
+	mi := &file_imsg_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +274,7 @@ func (x *Config) String() string {
 func (*Config) ProtoMessage() {}
 
 func (x *Config) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[1]
+	mi := &file_imsg_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +287,7 @@ func (x *Config) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Config.ProtoReflect.Descriptor instead.
 func (*Config) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{1}
+	return file_imsg_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Config) GetText() string {
@@ -251,7 +321,7 @@ type Lease struct {
 
 func (x *Lease) Reset() {
 	*x = Lease{}
-	mi := &file_imsg_proto_msgTypes[2]
+	mi := &file_imsg_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +333,7 @@ func (x *Lease) String() string {
 func (*Lease) ProtoMessage() {}
 
 func (x *Lease) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[2]
+	mi := &file_imsg_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +346,7 @@ func (x *Lease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lease.ProtoReflect.Descriptor instead.
 func (*Lease) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{2}
+	return file_imsg_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Lease) GetServerId() []byte {
@@ -309,7 +379,7 @@ type LeaseIA struct {
 
 func (x *LeaseIA) Reset() {
 	*x = LeaseIA{}
-	mi := &file_imsg_proto_msgTypes[3]
+	mi := &file_imsg_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +391,7 @@ func (x *LeaseIA) String() string {
 func (*LeaseIA) ProtoMessage() {}
 
 func (x *LeaseIA) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[3]
+	mi := &file_imsg_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +404,7 @@ func (x *LeaseIA) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseIA.ProtoReflect.Descriptor instead.
 func (*LeaseIA) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{3}
+	return file_imsg_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LeaseIA) GetIaid() uint32 {
@@ -403,7 +473,7 @@ type OpenUDP struct {
 
 func (x *OpenUDP) Reset() {
 	*x = OpenUDP{}
-	mi := &file_imsg_proto_msgTypes[4]
+	mi := &file_imsg_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +485,7 @@ func (x *OpenUDP) String() string {
 func (*OpenUDP) ProtoMessage() {}
 
 func (x *OpenUDP) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[4]
+	mi := &file_imsg_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +498,7 @@ func (x *OpenUDP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenUDP.ProtoReflect.Descriptor instead.
 func (*OpenUDP) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{4}
+	return file_imsg_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OpenUDP) GetUplink() string {
@@ -457,7 +527,7 @@ type UDPSocket struct {
 
 func (x *UDPSocket) Reset() {
 	*x = UDPSocket{}
-	mi := &file_imsg_proto_msgTypes[5]
+	mi := &file_imsg_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +539,7 @@ func (x *UDPSocket) String() string {
 func (*UDPSocket) ProtoMessage() {}
 
 func (x *UDPSocket) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[5]
+	mi := &file_imsg_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +552,7 @@ func (x *UDPSocket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UDPSocket.ProtoReflect.Descriptor instead.
 func (*UDPSocket) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{5}
+	return file_imsg_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UDPSocket) GetUplink() string {
@@ -526,7 +596,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_imsg_proto_msgTypes[6]
+	mi := &file_imsg_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +608,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[6]
+	mi := &file_imsg_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +621,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{6}
+	return file_imsg_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Link) GetIfindex() int32 {
@@ -600,7 +670,7 @@ type UplinkReady struct {
 
 func (x *UplinkReady) Reset() {
 	*x = UplinkReady{}
-	mi := &file_imsg_proto_msgTypes[7]
+	mi := &file_imsg_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +682,7 @@ func (x *UplinkReady) String() string {
 func (*UplinkReady) ProtoMessage() {}
 
 func (x *UplinkReady) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[7]
+	mi := &file_imsg_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +695,7 @@ func (x *UplinkReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UplinkReady.ProtoReflect.Descriptor instead.
 func (*UplinkReady) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{7}
+	return file_imsg_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UplinkReady) GetUplink() string {
@@ -661,7 +731,7 @@ type Packet struct {
 
 func (x *Packet) Reset() {
 	*x = Packet{}
-	mi := &file_imsg_proto_msgTypes[8]
+	mi := &file_imsg_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +743,7 @@ func (x *Packet) String() string {
 func (*Packet) ProtoMessage() {}
 
 func (x *Packet) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[8]
+	mi := &file_imsg_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +756,7 @@ func (x *Packet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Packet.ProtoReflect.Descriptor instead.
 func (*Packet) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{8}
+	return file_imsg_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Packet) GetUplink() string {
@@ -730,7 +800,7 @@ type TransmitIA struct {
 
 func (x *TransmitIA) Reset() {
 	*x = TransmitIA{}
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +812,7 @@ func (x *TransmitIA) String() string {
 func (*TransmitIA) ProtoMessage() {}
 
 func (x *TransmitIA) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +825,7 @@ func (x *TransmitIA) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitIA.ProtoReflect.Descriptor instead.
 func (*TransmitIA) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{9}
+	return file_imsg_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TransmitIA) GetIaid() uint32 {
@@ -808,7 +878,7 @@ type Transmit struct {
 
 func (x *Transmit) Reset() {
 	*x = Transmit{}
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +890,7 @@ func (x *Transmit) String() string {
 func (*Transmit) ProtoMessage() {}
 
 func (x *Transmit) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +903,7 @@ func (x *Transmit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transmit.ProtoReflect.Descriptor instead.
 func (*Transmit) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{10}
+	return file_imsg_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Transmit) GetUplink() string {
@@ -900,7 +970,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +982,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +995,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{11}
+	return file_imsg_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Address) GetUplink() string {
@@ -989,7 +1059,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1071,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1084,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{12}
+	return file_imsg_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Route) GetUplink() string {
@@ -1055,7 +1125,7 @@ type SaveLease struct {
 
 func (x *SaveLease) Reset() {
 	*x = SaveLease{}
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1137,7 @@ func (x *SaveLease) String() string {
 func (*SaveLease) ProtoMessage() {}
 
 func (x *SaveLease) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1150,7 @@ func (x *SaveLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveLease.ProtoReflect.Descriptor instead.
 func (*SaveLease) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{13}
+	return file_imsg_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SaveLease) GetUplink() string {
@@ -1116,7 +1186,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1198,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1211,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{14}
+	return file_imsg_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Event) GetUplink() string {
@@ -1219,7 +1289,9 @@ var File_imsg_proto protoreflect.FileDescriptor
 const file_imsg_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"imsg.proto\x12\x10dhcp6leased.imsg\x1a\rcontrol.proto\"\a\n" +
+	"imsg.proto\x12\x10dhcp6leased.imsg\x1a\rcontrol.proto\"(\n" +
+	"\bLogLevel\x12\x1c\n" +
+	"\tverbosity\x18\x01 \x01(\x05R\tverbosity\"\a\n" +
 	"\x05Empty\"\xc2\x01\n" +
 	"\x06Config\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
@@ -1310,7 +1382,7 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0fold_downstreams\x18\b \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\x0eoldDownstreams\x12#\n" +
 	"\rlink_previous\x18\t \x01(\tR\flinkPrevious\x12!\n" +
 	"\flink_current\x18\n" +
-	" \x01(\tR\vlinkCurrent*\x9f\x03\n" +
+	" \x01(\tR\vlinkCurrent*\x9e\x04\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1334,7 +1406,13 @@ const file_imsg_proto_rawDesc = "" +
 	"\x10TYPE_CTL_REQUEST\x10\x11\x12\x12\n" +
 	"\x0eTYPE_CTL_REPLY\x10\x12\x12\x0e\n" +
 	"\n" +
-	"TYPE_EVENT\x10\x13B-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
+	"TYPE_EVENT\x10\x13\x12\x0f\n" +
+	"\vTYPE_RELOAD\x10\x14\x12\x14\n" +
+	"\x10TYPE_RELOAD_DONE\x10\x15\x12\x13\n" +
+	"\x0fTYPE_CTL_PARENT\x10\x16\x12\x19\n" +
+	"\x15TYPE_CTL_PARENT_REPLY\x10\x17\x12\x12\n" +
+	"\x0eTYPE_LOG_LEVEL\x10\x18\x12\x12\n" +
+	"\x0eTYPE_LOG_STATS\x10\x19B-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
 
 var (
 	file_imsg_proto_rawDescOnce sync.Once
@@ -1349,37 +1427,38 @@ func file_imsg_proto_rawDescGZIP() []byte {
 }
 
 var file_imsg_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_imsg_proto_goTypes = []any{
 	(Type)(0),           // 0: dhcp6leased.imsg.Type
-	(*Empty)(nil),       // 1: dhcp6leased.imsg.Empty
-	(*Config)(nil),      // 2: dhcp6leased.imsg.Config
-	(*Lease)(nil),       // 3: dhcp6leased.imsg.Lease
-	(*LeaseIA)(nil),     // 4: dhcp6leased.imsg.LeaseIA
-	(*OpenUDP)(nil),     // 5: dhcp6leased.imsg.OpenUDP
-	(*UDPSocket)(nil),   // 6: dhcp6leased.imsg.UDPSocket
-	(*Link)(nil),        // 7: dhcp6leased.imsg.Link
-	(*UplinkReady)(nil), // 8: dhcp6leased.imsg.UplinkReady
-	(*Packet)(nil),      // 9: dhcp6leased.imsg.Packet
-	(*TransmitIA)(nil),  // 10: dhcp6leased.imsg.TransmitIA
-	(*Transmit)(nil),    // 11: dhcp6leased.imsg.Transmit
-	(*Address)(nil),     // 12: dhcp6leased.imsg.Address
-	(*Route)(nil),       // 13: dhcp6leased.imsg.Route
-	(*SaveLease)(nil),   // 14: dhcp6leased.imsg.SaveLease
-	(*Event)(nil),       // 15: dhcp6leased.imsg.Event
-	nil,                 // 16: dhcp6leased.imsg.Config.LeasesEntry
-	(*Downstream)(nil),  // 17: dhcp6leased.imsg.Downstream
+	(*LogLevel)(nil),    // 1: dhcp6leased.imsg.LogLevel
+	(*Empty)(nil),       // 2: dhcp6leased.imsg.Empty
+	(*Config)(nil),      // 3: dhcp6leased.imsg.Config
+	(*Lease)(nil),       // 4: dhcp6leased.imsg.Lease
+	(*LeaseIA)(nil),     // 5: dhcp6leased.imsg.LeaseIA
+	(*OpenUDP)(nil),     // 6: dhcp6leased.imsg.OpenUDP
+	(*UDPSocket)(nil),   // 7: dhcp6leased.imsg.UDPSocket
+	(*Link)(nil),        // 8: dhcp6leased.imsg.Link
+	(*UplinkReady)(nil), // 9: dhcp6leased.imsg.UplinkReady
+	(*Packet)(nil),      // 10: dhcp6leased.imsg.Packet
+	(*TransmitIA)(nil),  // 11: dhcp6leased.imsg.TransmitIA
+	(*Transmit)(nil),    // 12: dhcp6leased.imsg.Transmit
+	(*Address)(nil),     // 13: dhcp6leased.imsg.Address
+	(*Route)(nil),       // 14: dhcp6leased.imsg.Route
+	(*SaveLease)(nil),   // 15: dhcp6leased.imsg.SaveLease
+	(*Event)(nil),       // 16: dhcp6leased.imsg.Event
+	nil,                 // 17: dhcp6leased.imsg.Config.LeasesEntry
+	(*Downstream)(nil),  // 18: dhcp6leased.imsg.Downstream
 }
 var file_imsg_proto_depIdxs = []int32{
-	16, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
-	4,  // 1: dhcp6leased.imsg.Lease.ias:type_name -> dhcp6leased.imsg.LeaseIA
-	10, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
-	3,  // 3: dhcp6leased.imsg.SaveLease.lease:type_name -> dhcp6leased.imsg.Lease
-	4,  // 4: dhcp6leased.imsg.Event.prefixes:type_name -> dhcp6leased.imsg.LeaseIA
-	4,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
-	17, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	17, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
-	3,  // 8: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
+	17, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
+	5,  // 1: dhcp6leased.imsg.Lease.ias:type_name -> dhcp6leased.imsg.LeaseIA
+	11, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
+	4,  // 3: dhcp6leased.imsg.SaveLease.lease:type_name -> dhcp6leased.imsg.Lease
+	5,  // 4: dhcp6leased.imsg.Event.prefixes:type_name -> dhcp6leased.imsg.LeaseIA
+	5,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
+	18, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	18, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
+	4,  // 8: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
 	9,  // [9:9] is the sub-list for method output_type
 	9,  // [9:9] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
@@ -1399,7 +1478,7 @@ func file_imsg_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_imsg_proto_rawDesc), len(file_imsg_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -229,6 +229,13 @@ func (c *CtlRequest) Validate() error {
 			return nil
 		}
 	case CtlRequest_COMMAND_REQUEST:
+	case CtlRequest_COMMAND_RELOAD:
+		return nil
+	case CtlRequest_COMMAND_LOG:
+		if _, ok := LogVerbosity(c.LogLevel); !ok {
+			return fmt.Errorf("control: unknown log level %q", c.LogLevel)
+		}
+		return nil
 	default:
 		return fmt.Errorf("control: unknown command %d", c.Command)
 	}
@@ -239,6 +246,28 @@ func (c *CtlRequest) Validate() error {
 // open the control socket may send it (SPEC 10).
 func (c *CtlRequest) ReadOnly() bool {
 	return c.Command == CtlRequest_COMMAND_SHOW_INTERFACE || c.Command == CtlRequest_COMMAND_SHOW_STATS
+}
+
+// LogVerbosity maps dhcp6leasectl log's words to a verbosity (the -v
+// count).
+func LogVerbosity(level string) (int32, bool) {
+	switch level {
+	case "brief":
+		return 0, true
+	case "verbose":
+		return 1, true
+	case "debug":
+		return 2, true
+	}
+	return 0, false
+}
+
+// Validate checks a LogLevel.
+func (l *LogLevel) Validate() error {
+	if l.Verbosity < 0 || l.Verbosity > 2 {
+		return fmt.Errorf("log level: verbosity %d", l.Verbosity)
+	}
+	return nil
 }
 
 // Validate checks a CtlReply.

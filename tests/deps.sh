@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the demo and the tests need on a Debian machine, as root:
-# real DHCPv6 servers (Kea 2.2, ISC dhcpd), iproute2, tcpdump, protoc, and
-# the unprivileged user. Quick and quiet when everything is there already.
+# real DHCPv6 servers (Kea 2.2, ISC dhcpd), iproute2, tcpdump, protoc,
+# mandoc (man page lint), shellcheck and radvd (the contrib hook), systemd's
+# tools (unit checks), and the unprivileged user. Quick and quiet when everything is there already.
 set -eu
 need=""
 command -v kea-dhcp6 >/dev/null 2>&1 || need="$need kea-dhcp6-server"
@@ -10,6 +11,11 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v tcpdump >/dev/null 2>&1 || need="$need tcpdump"
 command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
+command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
+command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
+command -v radvd >/dev/null 2>&1 || need="$need radvd"
+# systemd-analyze verify checks the unit; the package is on most machines.
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 if [ -n "$need" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "deps: missing$need; run as root to install them" >&2
@@ -20,7 +26,7 @@ if [ -n "$need" ]; then
 	# The packages' own services are not wanted: the tests start servers
 	# in namespaces themselves.
 	apt-get install -y -qq --no-install-recommends $need >/dev/null
-	for s in kea-dhcp6-server isc-dhcp-server; do
+	for s in kea-dhcp6-server isc-dhcp-server radvd; do
 		systemctl disable --now "$s" >/dev/null 2>&1 || true
 	done
 fi

@@ -1,12 +1,14 @@
 // Command dhcp6leasectl shows and steers a running dhcp6leased over its
-// control socket (SPEC 10).
+// control socket (SPEC 10; the contract for scripts is docs/CONTROL.md).
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
@@ -14,70 +16,184 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
-const usage = `usage: dhcp6leasectl [-s socket] show interface [ifname]
-       dhcp6leasectl [-s socket] show stats [ifname]
-       dhcp6leasectl [-s socket] [-w maxwait] request ifname`
+const usage = `usage: dhcp6leasectl [-j] [-s socket] show interface [ifname]
+       dhcp6leasectl [-j] [-s socket] show stats [ifname]
+       dhcp6leasectl [-j] [-s socket] [-w maxwait] request ifname
+       dhcp6leasectl [-s socket] reload
+       dhcp6leasectl [-s socket] log brief|verbose|debug
+       dhcp6leasectl [-jl] [-s socket] [-w maxwait] ifname`
+
+const (
+	// timeout bounds one exchange with the daemon.
+	timeout = 5 * time.Second
+	// defaultWait is how long request waits for Bound without -w, as
+	// OpenBSD's dhcp6leasectl.
+	defaultWait = 10 * time.Second
+	// poll is how often request asks for the state while it waits.
+	poll = 100 * time.Millisecond
+)
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintf(os.Stderr, "dhcp6leasectl: %v\n", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, time.Now))
 }
 
-func run(args []string) error {
+// usageError is a bad command line: main prints the usage message after
+// the reason, if any.
+type usageError struct{ reason error }
+
+func (e usageError) Error() string { return "bad command line" }
+
+// run executes one command line and returns the exit status: 0, or 1
+// after one line on stderr (SPEC 10). now is the clock the output's
+// remaining times count from.
+func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
+	err := parse(args, stdout, now)
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		if ue.reason != nil {
+			fmt.Fprintf(stderr, "dhcp6leasectl: %v\n", ue.reason)
+		}
+		fmt.Fprintln(stderr, usage)
+	} else {
+		fmt.Fprintf(stderr, "dhcp6leasectl: %v\n", err)
+	}
+	return 1
+}
+
+// ctl is one invocation's settings.
+type ctl struct {
+	socket string
+	json   bool
+	out    io.Writer
+	now    func() time.Time
+}
+
+func parse(args []string, stdout io.Writer, now func() time.Time) error {
+	c := &ctl{out: stdout, now: now}
 	fs := flag.NewFlagSet("dhcp6leasectl", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage) }
-	socket := fs.String("s", control.DefaultSocket, "control socket")
-	maxwait := fs.Int("w", 10, "seconds request waits for Bound")
-	if err := fs.Parse(getopt.Expand(args, "", "sw")); err != nil {
-		return errors.New("bad arguments")
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&c.json, "j", false, "print JSON")
+	list := fs.Bool("l", false, "show the lease instead of requesting one")
+	fs.StringVar(&c.socket, "s", control.DefaultSocket, "control socket")
+	var maxwait *time.Duration
+	fs.Func("w", "seconds to wait for Bound", func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 31)
+		if err != nil {
+			return errors.New("maxwait must be a whole number of seconds")
+		}
+		d := time.Duration(n) * time.Second
+		maxwait = &d
+		return nil
+	})
+	if err := fs.Parse(getopt.Expand(args, "jl", "sw")); err != nil {
+		return usageError{err}
+	}
+	// waitFor is maxwait, or def when -w was not given.
+	waitFor := func(def time.Duration) time.Duration {
+		if maxwait != nil {
+			return *maxwait
+		}
+		return def
 	}
 	a := fs.Args()
 	switch {
-	case len(a) >= 2 && len(a) <= 3 && a[0] == "show" && a[1] == "interface":
-		req := &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_INTERFACE}
-		if len(a) == 3 {
-			req.Ifname = a[2]
+	case *list && len(a) == 1:
+		// OpenBSD's -l: no request, and no wait unless -w asks for one.
+		return c.waitBound(a[0], waitFor(0))
+	case *list: // -l goes with the OpenBSD form only
+	case len(a) == 1 && a[0] == "reload" && maxwait == nil && !c.json:
+		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_RELOAD})
+	case len(a) == 2 && a[0] == "log" && maxwait == nil && !c.json:
+		if _, ok := pb.LogVerbosity(a[1]); !ok {
+			return usageError{fmt.Errorf("log level %q: want brief, verbose or debug", a[1])}
 		}
-		reply, err := control.Do(*socket, req, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		return control.WriteText(os.Stdout, reply.Interfaces, time.Now())
-	case len(a) >= 2 && len(a) <= 3 && a[0] == "show" && a[1] == "stats":
-		req := &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_STATS}
-		if len(a) == 3 {
-			req.Ifname = a[2]
-		}
-		reply, err := control.Do(*socket, req, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		return control.WriteStats(os.Stdout, reply.Stats)
+		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_LOG, LogLevel: a[1]})
+	case len(a) == 1 && a[0] != "show" && a[0] != "request" && a[0] != "reload" && a[0] != "log":
+		// The OpenBSD form: dhcp6leasectl [-w maxwait] ifname. A lone
+		// command word is an incomplete command, not an interface name.
+		return c.request(a[0], waitFor(defaultWait))
 	case len(a) == 2 && a[0] == "request":
-		return request(*socket, a[1], time.Duration(*maxwait)*time.Second)
+		return c.request(a[1], waitFor(defaultWait))
+	case maxwait != nil: // -w goes with the forms that request
+	case len(a) >= 2 && len(a) <= 3 && a[0] == "show" && (a[1] == "interface" || a[1] == "stats"):
+		var ifname string
+		if len(a) == 3 {
+			ifname = a[2]
+		}
+		if a[1] == "stats" {
+			return c.showStats(ifname)
+		}
+		return c.showInterface(ifname)
 	}
-	fs.Usage()
-	return errors.New("bad arguments")
+	return usageError{}
 }
 
-// request asks for a new lease and polls until the uplink is Bound again
-// or maxwait passes, then prints the state.
-func request(socket, ifname string, maxwait time.Duration) error {
-	if _, err := control.Do(socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_REQUEST, Ifname: ifname}, 5*time.Second); err != nil {
+func (c *ctl) showInterface(ifname string) error {
+	reply, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_INTERFACE, Ifname: ifname}, timeout)
+	if err != nil {
 		return err
 	}
+	return c.printInterfaces(reply.Interfaces)
+}
+
+func (c *ctl) showStats(ifname string) error {
+	reply, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_STATS, Ifname: ifname}, timeout)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return control.WriteJSON(c.out, control.NewShowStats(reply.Stats))
+	}
+	return control.WriteStats(c.out, reply.Stats)
+}
+
+func (c *ctl) printInterfaces(ifs []*pb.InterfaceStatus) error {
+	if c.json {
+		return control.WriteJSON(c.out, control.NewShowInterface(ifs, c.now()))
+	}
+	return control.WriteText(c.out, ifs, c.now())
+}
+
+// command sends a request that changes the daemon and prints nothing: a
+// reload that fails comes back with the file:line error (SPEC 11).
+func (c *ctl) command(req *pb.CtlRequest) error {
+	_, err := control.Do(c.socket, req, timeout)
+	return err
+}
+
+// request asks for a new lease, then waits for it.
+func (c *ctl) request(ifname string, maxwait time.Duration) error {
+	_, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_REQUEST, Ifname: ifname}, timeout)
+	var refused *control.DaemonError
+	if errors.As(err, &refused) {
+		return fmt.Errorf("request %s: %w", ifname, err)
+	}
+	if err != nil {
+		return err
+	}
+	return c.waitBound(ifname, maxwait)
+}
+
+// waitBound asks for ifname's state until it is Bound or maxwait has
+// passed, and prints it. Not reaching Bound is no error: the state printed
+// says what happened, as with OpenBSD's dhcp6leasectl.
+func (c *ctl) waitBound(ifname string, maxwait time.Duration) error {
 	deadline := time.Now().Add(maxwait)
 	show := &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_INTERFACE, Ifname: ifname}
 	for {
-		reply, err := control.Do(socket, show, 5*time.Second)
+		reply, err := control.Do(c.socket, show, timeout)
 		if err != nil {
 			return err
 		}
-		if reply.Interfaces[0].State == "Bound" || time.Now().After(deadline) {
-			return control.WriteText(os.Stdout, reply.Interfaces, time.Now())
+		if len(reply.Interfaces) != 1 {
+			return fmt.Errorf("show interface %s: the daemon answered with %d interfaces", ifname, len(reply.Interfaces))
 		}
-		time.Sleep(100 * time.Millisecond)
+		if reply.Interfaces[0].State == "Bound" || !time.Now().Before(deadline) {
+			return c.printInterfaces(reply.Interfaces)
+		}
+		time.Sleep(poll)
 	}
 }

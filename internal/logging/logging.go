@@ -10,12 +10,21 @@ import (
 	"os"
 )
 
-// Level maps the -v count to a slog level: 0 info, 1 or more debug.
+// Level maps the -v count (or dhcp6leasectl log's brief, verbose, debug)
+// to a slog level: 0 info, 1 or more debug.
 func Level(verbose int) slog.Level {
 	if verbose > 0 {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
+}
+
+// LevelVar returns a level that dhcp6leasectl log can change at run time,
+// starting at Level(verbose).
+func LevelVar(verbose int) *slog.LevelVar {
+	v := new(slog.LevelVar)
+	v.Set(Level(verbose))
+	return v
 }
 
 // New returns the logger for process proc ("parent", "frontend",
