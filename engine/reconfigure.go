@@ -138,9 +138,10 @@ func SameUplinkConfig(a, b UplinkConfig) bool {
 		slices.EqualFunc(a.Uplink.IAs, b.Uplink.IAs, sameIA)
 }
 
-func sameDelay(a, b *time.Duration) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+func sameDelay(a, b *time.Duration) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
 
 func sameIA(a, b *config.IA) bool {
 	return a.IAID == b.IAID && a.RequiredLen == b.RequiredLen && slices.Equal(a.Entries, b.Entries)
 }
-
