@@ -45,7 +45,7 @@ func (u *Uplink) Reconfigure(cfg UplinkConfig) {
 	after := u.placements()
 	for _, a := range before {
 		if !slices.ContainsFunc(after, a.sameAddress) {
-			u.env.RemoveAddress(a)
+			u.env.RemoveAddress(a.removal())
 		}
 	}
 	for _, a := range after {
@@ -80,7 +80,7 @@ func (u *Uplink) Reconfigure(cfg UplinkConfig) {
 func (u *Uplink) Remove() {
 	u.Stop()
 	for _, a := range u.placements() {
-		u.env.RemoveAddress(a)
+		u.env.RemoveAddress(a.removal())
 	}
 	for _, r := range u.routes() {
 		u.env.RemoveRoute(r)
@@ -120,6 +120,12 @@ func (u *Uplink) routes() []Route {
 		}
 	}
 	return out
+}
+
+// removal is a for RemoveAddress, which carries no lifetimes.
+func (a Address) removal() Address {
+	a.Preferred, a.Valid = 0, 0
+	return a
 }
 
 // sameAddress reports whether a and b are the same kernel address: the

@@ -89,3 +89,27 @@ func TestPolicyRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyDuringReload: until the engine is done with a reload, the old
+// plan's addresses may still be removed; afterwards only the new plan's.
+func TestPolicyDuringReload(t *testing.T) {
+	old := testPolicy(t).cfg
+	cfg, err := config.Parse(strings.NewReader("request prefix delegation on up0 for { lan0 lan9 }\n"), "new.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iaid := cfg.Uplink("up0").IAs[0].IAID
+	lan1 := addrMsg("up0", iaid, "lan1", "2001:db8:0:110::1/60")
+	lan9 := addrMsg("up0", iaid, "lan9", "2001:db8:0:101::1/64")
+	p := policy{cfg: cfg, prev: old}
+	if _, err := p.address(lan1); err != nil {
+		t.Errorf("old plan's lan1 refused during the reload: %v", err)
+	}
+	if _, err := p.address(lan9); err != nil {
+		t.Errorf("new plan's lan9 refused: %v", err)
+	}
+	p.prev = nil
+	if _, err := p.address(lan1); err == nil {
+		t.Error("old plan's lan1 accepted after the reload")
+	}
+}
