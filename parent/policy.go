@@ -28,28 +28,53 @@ type policy struct {
 	cfg, prev *config.Config
 }
 
-// ia finds the IA_PD iaid of uplink, and the configuration it is from.
-func (p policy) ia(uplink string, iaid uint32) (*config.IA, *config.Config, error) {
-	for _, cfg := range []*config.Config{p.cfg, p.prev} {
-		if cfg == nil {
-			continue
+// configs returns the configurations a request may match: the current
+// one, and during a reload the one being replaced.
+func (p policy) configs() []*config.Config {
+	if p.prev == nil {
+		return []*config.Config{p.cfg}
+	}
+	return []*config.Config{p.cfg, p.prev}
+}
+
+// check runs fn against each configuration and accepts what any of them
+// allows, reporting the current configuration's objection otherwise.
+func (p policy) check(fn func(*config.Config) (netip.Prefix, error)) (netip.Prefix, error) {
+	var first error
+	for _, cfg := range p.configs() {
+		pfx, err := fn(cfg)
+		if err == nil {
+			return pfx, nil
 		}
-		if u := cfg.Uplink(uplink); u != nil {
-			for _, ia := range u.IAs {
-				if ia.IAID == iaid {
-					return ia, cfg, nil
-				}
-			}
+		if first == nil {
+			first = err
 		}
 	}
-	return nil, nil, fmt.Errorf("uplink %s has no IA_PD with IAID %#x", uplink, iaid)
+	return netip.Prefix{}, first
+}
+
+func findIA(cfg *config.Config, uplink string, iaid uint32) (*config.IA, error) {
+	u := cfg.Uplink(uplink)
+	if u == nil {
+		return nil, fmt.Errorf("uplink %s not configured", uplink)
+	}
+	for _, ia := range u.IAs {
+		if ia.IAID == iaid {
+			return ia, nil
+		}
+	}
+	return nil, fmt.Errorf("uplink %s has no IA_PD with IAID %#x", uplink, iaid)
 }
 
 // address checks a request to add or remove a downstream address: the
 // interface must be an entry of that IA on that uplink, the length the
 // plan's, the host part the configured one, the address global unicast.
 func (p policy) address(a *pb.Address) (netip.Prefix, error) {
-	ia, cfg, err := p.ia(a.Uplink, a.Iaid)
+	return p.check(func(cfg *config.Config) (netip.Prefix, error) { return addressIn(cfg, a) })
+}
+
+func addressIn(cfg *config.Config, a *pb.Address) (netip.Prefix, error) {
+	ia, err := findIA(cfg, a.Uplink, a.Iaid)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
@@ -83,7 +108,11 @@ func (p policy) address(a *pb.Address) (netip.Prefix, error) {
 // enough to be a prefix the IA can carry: at most as long as its longest
 // entry, since a longer one holds no sub-prefix of the plan.
 func (p policy) route(r *pb.Route) (netip.Prefix, error) {
-	ia, _, err := p.ia(r.Uplink, r.Iaid)
+	return p.check(func(cfg *config.Config) (netip.Prefix, error) { return routeIn(cfg, r) })
+}
+
+func routeIn(cfg *config.Config, r *pb.Route) (netip.Prefix, error) {
+	ia, err := findIA(cfg, r.Uplink, r.Iaid)
 	if err != nil {
 		return netip.Prefix{}, err
 	}
