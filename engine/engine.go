@@ -153,6 +153,7 @@ var parentRules = imsg.Rules{
 	uint32(pb.Type_TYPE_RELOAD):    {New: func() imsg.Payload { return new(pb.Config) }},
 	uint32(pb.Type_TYPE_LOG_LEVEL): {New: func() imsg.Payload { return new(pb.LogLevel) }},
 	uint32(pb.Type_TYPE_LOG_STATS): {New: func() imsg.Payload { return new(pb.Empty) }},
+	uint32(pb.Type_TYPE_RELEASE):   {New: func() imsg.Payload { return new(pb.Empty) }},
 }
 
 func (e *engine) fromParent(m *imsg.Message) error {
@@ -169,6 +170,10 @@ func (e *engine) fromParent(m *imsg.Message) error {
 	case *pb.LogLevel:
 		e.level.Set(logging.Level(int(p.Verbosity)))
 	case *pb.Empty:
+		if m.Type == pb.Type_TYPE_RELEASE {
+			e.release()
+			return nil
+		}
 		for _, u := range e.cfg.Uplinks {
 			st := e.uplinks[u.Name].fsm.Stats()
 			e.log.Info("stats", "uplink", u.Name, "sent", st.Sent, "received", st.Received,
@@ -176,6 +181,26 @@ func (e *engine) fromParent(m *imsg.Message) error {
 		}
 	}
 	return nil
+}
+
+// release gives every lease back before shutdown (release on shutdown,
+// SPEC 6) and tells the parent once every uplink is done.
+func (e *engine) release() {
+	left := len(e.uplinks)
+	done := func() {
+		if left--; left == 0 {
+			e.send(e.parent, pb.Type_TYPE_RELEASE_DONE, &pb.Empty{})
+		}
+	}
+	if left == 0 {
+		left = 1
+		done()
+		return
+	}
+	for _, s := range e.uplinks {
+		s.plug.stop()
+		s.fsm.Release(done)
+	}
 }
 
 // apply makes c the configuration, at start and on reload (SPEC 11):

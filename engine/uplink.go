@@ -83,6 +83,8 @@ type Uplink struct {
 
 	t1, t2, expiry timer
 
+	onReleased func() // Release's done, while a Release is under way
+
 	// deprecated: the link went down (SPEC 9), so the addresses carry
 	// preferred lifetime 0 until a Reply refreshes them.
 	deprecated bool
@@ -177,6 +179,36 @@ func (u *Uplink) Request() {
 	}
 }
 
+// Release gives the held prefixes back to the server (release on
+// shutdown, SPEC 6; RFC 8415 section 18.2.7), then removes what they
+// configured and saves an empty lease, and calls done: once the server has
+// answered, or REL_MAX_RC Releases went unanswered, or at once when there
+// is nothing to release or no link to send it on.
+func (u *Uplink) Release(done func()) {
+	u.onReleased = done
+	if u.state == StateDown || !u.holds(time.Now()) {
+		u.released()
+		return
+	}
+	u.stopRenewal()
+	u.log.Info("releasing", "server", dhcp6.FormatDUID(u.server))
+	u.begin(releaseExchange, nil, 0)
+}
+
+// released ends a Release: the uplink stops for good with nothing held.
+func (u *Uplink) released() {
+	u.Remove()
+	for _, ia := range u.ias {
+		ia.held = lease.IA{IAID: ia.cfg.IAID}
+	}
+	u.server = nil
+	u.save()
+	if done := u.onReleased; done != nil {
+		u.onReleased = nil
+		done()
+	}
+}
+
 // Stop cancels every timer, for good: the uplink is Down and not used again.
 func (u *Uplink) Stop() {
 	u.stopExchange()
@@ -206,11 +238,16 @@ func (u *Uplink) receive(m *dhcp6.Message) {
 		"server", dhcp6.FormatDUID(m.ServerIDs[0]), "ia_pds", len(m.IAPDs))
 	u.setSolMax(m.SolMaxRT)
 	ias := u.usableIAs(m)
-	if m.Type == dhcp6.Advertise {
+	switch {
+	case m.Type == dhcp6.Advertise:
 		u.advertise(m, ias)
-		return
+	case u.ex.kind == releaseExchange:
+		// Whatever the status, the server has heard: done (RFC 8415
+		// section 18.2.10.2).
+		u.released()
+	default:
+		u.reply(m, ias)
 	}
-	u.reply(m, ias)
 }
 
 // DownstreamAppeared configures the addresses a downstream interface that
@@ -369,10 +406,13 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 		XID:         [3]byte{byte(v >> 16), byte(v >> 8), byte(v)},
 		RapidCommit: k == solicitExchange && u.cfg.RapidCommit,
 	}
-	if k == requestExchange || k == renewExchange {
+	if k == requestExchange || k == renewExchange || k == releaseExchange {
 		t.ServerID = u.server
 	}
 	for _, ia := range u.ias {
+		if k == releaseExchange && !ia.held.Prefix.IsValid() {
+			continue // RFC 8415 section 18.2.7: the IAs to release only
+		}
 		p, ok := offered[ia.cfg.IAID]
 		if !ok {
 			p = ia.hint
@@ -411,6 +451,12 @@ func (u *Uplink) timeout() {
 			u.request(o.server, o.prefixes)
 			return
 		}
+	}
+	if u.ex.exhausted(time.Now()) && u.ex.kind == releaseExchange {
+		// RFC 8415 section 18.2.7: after REL_MAX_RC the client gives up
+		// and considers the bindings released.
+		u.released()
+		return
 	}
 	if u.ex.exhausted(time.Now()) {
 		// Only Request (MRC) and the Rebooting Rebind (MRD) run out; held

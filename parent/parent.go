@@ -163,9 +163,11 @@ type daemon struct {
 	fe    *imsg.Channel
 	en    *imsg.Channel
 
-	duid  []byte // the client's, fixed for the daemon's life
-	hooks *hooks
-	last  map[string]*pb.Event // each uplink's last event, for STOP
+	duid []byte // the client's, fixed for the daemon's life
+
+	releasing bool // release on shutdown under way
+	hooks     *hooks
+	last      map[string]*pb.Event // each uplink's last event, for STOP
 }
 
 // child is a started child process.
@@ -269,6 +271,11 @@ func (d *daemon) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			d.log.Info("shutting down")
+			if d.cfg.ReleaseOnShutdown {
+				if err := d.release(msgs, fe, en); err != nil {
+					return err
+				}
+			}
 			d.stopHooks()
 			return nil
 		case sig := <-sigs:
@@ -410,6 +417,7 @@ var engineRules = imsg.Rules{
 	uint32(pb.Type_TYPE_SAVE_LEASE):     {New: func() imsg.Payload { return new(pb.SaveLease) }},
 	uint32(pb.Type_TYPE_EVENT):          {New: func() imsg.Payload { return new(pb.Event) }},
 	uint32(pb.Type_TYPE_RELOAD_DONE):    {New: func() imsg.Payload { return new(pb.Empty) }},
+	uint32(pb.Type_TYPE_RELEASE_DONE):   {New: func() imsg.Payload { return new(pb.Empty) }},
 }
 
 // handle acts on one message from a child. An error means a protocol
@@ -437,6 +445,8 @@ func (d *daemon) handle(r received) error {
 		d.saveLease(p.(*pb.SaveLease))
 	case pb.Type_TYPE_EVENT:
 		d.event(p.(*pb.Event))
+	case pb.Type_TYPE_RELEASE_DONE:
+		d.releasing = false
 	case pb.Type_TYPE_RELOAD_DONE:
 		// The engine has asked for every removal the old plan implies.
 		d.pol.prev = nil
@@ -534,6 +544,36 @@ func (d *daemon) route(set bool, r *pb.Route) {
 	if err != nil {
 		d.log.Error("unreachable route", "prefix", pfx, "set", set, "err", err)
 	}
+}
+
+// releaseTimeout bounds release on shutdown: REL_MAX_RC (4) Releases
+// with backoff take about 15 s (RFC 8415 section 7.6).
+const releaseTimeout = 20 * time.Second
+
+// release has the engine give every lease back (release on shutdown, SPEC
+// 6) and carries out the removals it asks for, until it is done or
+// releaseTimeout has passed. Addresses left then keep their lifetimes.
+func (d *daemon) release(msgs <-chan received, fe, en *child) error {
+	d.releasing = true
+	d.send(d.en, pb.Type_TYPE_RELEASE, &pb.Empty{})
+	timeout := time.After(releaseTimeout)
+	for d.releasing {
+		select {
+		case <-timeout:
+			d.log.Warn("release on shutdown timed out")
+			return nil
+		case <-fe.exited:
+			return died(fe, en)
+		case <-en.exited:
+			return died(en, fe)
+		case r := <-msgs:
+			if err := d.handle(r); err != nil {
+				return fmt.Errorf("%s: %w", r.from, err)
+			}
+		}
+	}
+	d.log.Info("leases released")
+	return nil
 }
 
 // control carries out dhcp6leasectl reload and log, which the frontend

@@ -78,6 +78,10 @@ const (
 	Type_TYPE_LOG_LEVEL Type = 24
 	// parent -> engine: Empty, 0 fds. Log every uplink's counters (SIGUSR1).
 	Type_TYPE_LOG_STATS Type = 25
+	// parent -> engine: Empty, 0 fds. Release every lease (release on
+	// shutdown); engine -> parent: Empty, 0 fds, once done.
+	Type_TYPE_RELEASE      Type = 26
+	Type_TYPE_RELEASE_DONE Type = 27
 )
 
 // Enum value maps for Type.
@@ -109,6 +113,8 @@ var (
 		23: "TYPE_CTL_PARENT_REPLY",
 		24: "TYPE_LOG_LEVEL",
 		25: "TYPE_LOG_STATS",
+		26: "TYPE_RELEASE",
+		27: "TYPE_RELEASE_DONE",
 	}
 	Type_value = map[string]int32{
 		"TYPE_UNSPECIFIED":      0,
@@ -137,6 +143,8 @@ var (
 		"TYPE_CTL_PARENT_REPLY": 23,
 		"TYPE_LOG_LEVEL":        24,
 		"TYPE_LOG_STATS":        25,
+		"TYPE_RELEASE":          26,
+		"TYPE_RELEASE_DONE":     27,
 	}
 )
 
@@ -1382,7 +1390,7 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0fold_downstreams\x18\b \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\x0eoldDownstreams\x12#\n" +
 	"\rlink_previous\x18\t \x01(\tR\flinkPrevious\x12!\n" +
 	"\flink_current\x18\n" +
-	" \x01(\tR\vlinkCurrent*\x9e\x04\n" +
+	" \x01(\tR\vlinkCurrent*\xc7\x04\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1412,7 +1420,9 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0fTYPE_CTL_PARENT\x10\x16\x12\x19\n" +
 	"\x15TYPE_CTL_PARENT_REPLY\x10\x17\x12\x12\n" +
 	"\x0eTYPE_LOG_LEVEL\x10\x18\x12\x12\n" +
-	"\x0eTYPE_LOG_STATS\x10\x19B-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
+	"\x0eTYPE_LOG_STATS\x10\x19\x12\x10\n" +
+	"\fTYPE_RELEASE\x10\x1a\x12\x15\n" +
+	"\x11TYPE_RELEASE_DONE\x10\x1bB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
 
 var (
 	file_imsg_proto_rawDescOnce sync.Once
