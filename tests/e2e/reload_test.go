@@ -59,7 +59,9 @@ func TestReload(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
 	t.Parallel()
 	topo := lab.NewTopologyT(t, lab.TopologyOptions{Uplink: "up0", ExtraUplinks: []string{"up1"}, Downstreams: []string{"lan0", "lan1", "lan2"}})
-	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
+	// Long lifetimes: a Renew of up0 during the test is no reload's doing.
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true,
+		Preferred: 300 * time.Second, Valid: 600 * time.Second, T1: 150 * time.Second, T2: 240 * time.Second}})
 	const up0 = "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n"
 	d := newDaemon(t, topo, up0+"request prefix delegation on up1 for lan1\n")
 	lan0 := d.waitAnyAddr("lan0", bindTimeout)
@@ -67,6 +69,16 @@ func TestReload(t *testing.T) {
 	d.waitLog("msg=bound", 2, 5*time.Second)
 	up0Stats := d.stats("up0")
 	monitor := lab.StartMonitorT(t, topo.CLI)
+	capture := lab.StartCaptureT(t, topo.SRV, topo.ServerIf)
+	up0LL := linkLocal(t, topo, "up0")
+	quiet := func() {
+		t.Helper()
+		for _, p := range capture.Packets() {
+			if p.Src.Addr() == up0LL || p.Dst.Addr() == up0LL {
+				t.Errorf("up0 exchanged packets during reloads of up1: %s", p.Line)
+			}
+		}
+	}
 
 	// A new downstream on up1: its address appears, lan1's is untouched.
 	d.reload(up0+"request prefix delegation on up1 for { lan1 lan2 }\n", "configuration reloaded", 1)
@@ -93,6 +105,7 @@ func TestReload(t *testing.T) {
 	if got := d.stats("up0"); got != up0Stats {
 		t.Errorf("up0 exchanged packets during the reloads of up1:\nbefore %s\nafter %s", up0Stats, got)
 	}
+	quiet()
 
 	// up1 removed: its addresses and route go; up0 stays.
 	p1 := netip.PrefixFrom(lan1.Prefix.Addr(), 56).Masked()
@@ -136,6 +149,22 @@ func TestReload(t *testing.T) {
 		t.Errorf("reloads touched up0's lan0: %v", ev)
 	}
 	d.checkAlive()
+}
+
+// linkLocal returns the link-local address of ifname in CLI.
+func linkLocal(t *testing.T, topo *lab.Topology, ifname string) netip.Addr {
+	t.Helper()
+	addrs, err := topo.CLI.Addrs(t.Context(), ifname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if a.Prefix.Addr().IsLinkLocalUnicast() {
+			return a.Prefix.Addr()
+		}
+	}
+	t.Fatalf("%s has no link-local address", ifname)
+	return netip.Addr{}
 }
 
 func slicesContainsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
