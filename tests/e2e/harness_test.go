@@ -191,6 +191,21 @@ func (d *daemon) lease(uplink string) lease.Lease {
 	return l
 }
 
+// heldPrefix waits until the lease file of uplink holds its first IA and
+// returns its prefix: the file is written just after the addresses.
+func (d *daemon) heldPrefix(uplink string) netip.Prefix {
+	d.t.Helper()
+	var p netip.Prefix
+	lab.WaitForT(d.t, 5*time.Second, "a lease file for "+uplink, func() (bool, error) {
+		if l := d.lease(uplink); len(l.IAs) > 0 {
+			p = l.IAs[0].Prefix
+			return true, nil
+		}
+		return false, nil
+	})
+	return p
+}
+
 // plan parses the daemon's config, for its IAIDs.
 func (d *daemon) plan() *config.Config {
 	d.t.Helper()

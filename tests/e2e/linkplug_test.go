@@ -120,7 +120,7 @@ func TestUplinkRecreated(t *testing.T) {
 	capture := lab.StartCaptureT(t, topo.SRV, topo.ServerIf)
 	d := newDaemon(t, topo, flapConf)
 	addr := d.waitAnyAddr("lan0", bindTimeout)
-	held := d.lease("up0").IAs[0].Prefix
+	held := d.heldPrefix("up0")
 	monitor := lab.StartMonitorT(t, topo.CLI)
 	recreated := time.Now()
 	if err := topo.RecreateUplink(t.Context(), "up0"); err != nil {
@@ -219,7 +219,7 @@ func TestHooks(t *testing.T) {
 		waitEvents(t, record, "LINK_UP", "BOUND")
 		d.stop()
 		evs := waitEvents(t, record, "STOP")
-		pfx := d.lease("up0").IAs[0].Prefix
+		pfx := d.heldPrefix("up0")
 		checks := map[string][]string{
 			"BOUND": {"ARGS=up0 BOUND", "DHCP6LEASED_STATE=Bound", "DHCP6LEASED_UPLINK=up0",
 				"DHCP6LEASED_PREFIXES=" + pfx.String() + ",", "DHCP6LEASED_DOWNSTREAMS=lan0=" + addr.Prefix.String(),

@@ -27,7 +27,7 @@ func TestShutdown(t *testing.T) {
 			}
 			d := newDaemon(t, topo, conf)
 			addr := d.waitAnyAddr("lan0", bindTimeout)
-			pfx := d.lease("up0").IAs[0].Prefix
+			pfx := d.heldPrefix("up0")
 			stopped := time.Now()
 			if err := d.proc.Stop(); err != nil {
 				t.Fatalf("stop: %v", err)
