@@ -431,6 +431,11 @@ func TestShowInterface(t *testing.T) {
 	if stats != want {
 		t.Errorf("show stats up0:\n%s\nwant:\n%s", stats, want)
 	}
+	// SIGUSR1 logs the same counters (SPEC 11).
+	if err := d.proc.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	d.waitLog("msg=stats proc=engine uplink=up0 sent=map[SOLICIT:1] received=map[REPLY:1]", 1, 5*time.Second)
 }
 
 // TestChildDeath: when a child dies, the parent says which and how, and

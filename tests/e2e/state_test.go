@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,39 +52,47 @@ func TestTornLeaseFile(t *testing.T) {
 	})
 }
 
-// TestDUID: `duid ll "IF"` makes the client DUID-LL from that interface,
-// as the server records it (SPEC 8); the default is a persisted DUID-UUID.
+// TestDUID: the client DUID is what the configuration chooses, as the
+// server records it (SPEC 8): a persisted DUID-UUID by default, DUID-LL or
+// DUID-LLT (its time persisted) from an interface, or raw hex.
 func TestDUID(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
-	for _, kind := range []string{"uuid", "ll"} {
+	for _, kind := range []string{"uuid", "ll", "llt", "raw"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
 			k := lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
-			conf := "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n"
-			if kind == "ll" {
-				conf = "duid ll \"up0\"\n" + conf
-			}
-			d := newDaemon(t, topo, conf)
+			line := map[string]string{"uuid": "", "ll": "duid ll \"up0\"\n", "llt": "duid llt \"up0\"\n",
+				"raw": "duid \"00:02:00:00:7e:a1:64:68:63:70:36\"\n"}[kind]
+			d := newDaemon(t, topo, line+flapConf)
 			d.waitAnyAddr("lan0", bindTimeout)
+			out, err := topo.CLI.Run(t.Context(), "cat", "/sys/class/net/up0/address")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mac, err := net.ParseMAC(strings.TrimSpace(string(out)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			var want []byte
-			if kind == "ll" {
-				out, err := topo.CLI.Run(t.Context(), "cat", "/sys/class/net/up0/address")
-				if err != nil {
-					t.Fatal(err)
-				}
-				mac, err := net.ParseMAC(strings.TrimSpace(string(out)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				want = append([]byte{0, 3, 0, 1}, mac...)
-			} else {
+			switch kind {
+			case "uuid":
 				// The file exists now, so this reads it.
-				b, err := lease.LoadOrCreateUUID(d.state)
+				u, err := lease.LoadOrCreateUUID(d.state)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want = dhcp6.DUIDUUID(b)
+				want = dhcp6.DUIDUUID(u)
+			case "ll":
+				want = append([]byte{0, 3, 0, 1}, mac...)
+			case "llt":
+				when, err := lease.LoadOrCreateLLTTime(d.state, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = dhcp6.DUIDLLT(1, when, mac)
+			case "raw":
+				want = []byte{0, 2, 0, 0, 0x7e, 0xa1, 'd', 'h', 'c', 'p', '6'}
 			}
 			leases, err := k.Leases()
 			if err != nil {
@@ -93,6 +102,24 @@ func TestDUID(t *testing.T) {
 				t.Fatalf("server leases %v, want one for DUID %s", leases, dhcp6.FormatDUID(want))
 			}
 		})
+	}
+}
+
+// TestHostPartNoRoute: `host part` puts another host address on the
+// downstreams and `unreachable route no` installs no route (SPEC 4).
+func TestHostPartNoRoute(t *testing.T) {
+	lab.Require(t, "kea-dhcp6")
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
+	d := newDaemon(t, topo, "host part \"::64:1\"\nunreachable route no\n"+flapConf)
+	pfx := d.heldPrefix("up0")
+	b := sub64(pfx, 0).Addr().As16()
+	b[13], b[15] = 0x64, 0x01 // ::1 becomes ::64:1
+	want := netip.PrefixFrom(netip.AddrFrom16(b), 64)
+	d.waitAddr("lan0", want, bindTimeout)
+	if routes := routesOf(t, topo); len(routes) != 0 {
+		t.Errorf("unreachable routes %v with unreachable route no", routes)
 	}
 }
 
