@@ -40,28 +40,19 @@ var frontendRules = imsg.Rules{
 
 // Main runs the engine until ctx ends or a channel closes.
 func Main(ctx context.Context, opts privsep.Options) error {
-	level := logging.LevelVar(opts.Verbose)
-	log, err := logging.New("engine", opts.Foreground, level)
+	c, err := privsep.StartChild("engine", opts)
 	if err != nil {
 		return err
 	}
-	user, err := sandbox.LookupUser(opts.User)
-	if err != nil {
-		return err
-	}
-	pc, err := imsg.New(privsep.ParentChannel())
-	if err != nil {
-		return err
-	}
-	defer pc.Close()
-	e := &engine{log: log, level: level, parent: pc, uplinks: make(map[string]*uplinkState),
+	defer c.Parent.Close()
+	e := &engine{log: c.Log, level: c.Level, parent: c.Parent, uplinks: make(map[string]*uplinkState),
 		links: make(map[string]*pb.Link), sockets: make(map[string]int32), funcs: make(chan func())}
 	cfgMsg, err := e.startup()
 	if err != nil {
 		return fmt.Errorf("engine startup: %w", err)
 	}
 	defer e.frontend.Close()
-	if err := sandbox.Confine(privsep.ChrootDir, user, sandbox.Engine); err != nil {
+	if err := sandbox.Confine(privsep.ChrootDir, c.User, sandbox.Engine); err != nil {
 		return err
 	}
 	return e.run(ctx, cfgMsg)

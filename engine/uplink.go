@@ -269,20 +269,9 @@ func (u *Uplink) Deprecate() {
 // their remaining lifetimes, preferred 0 while deprecated. The parent
 // replaces addresses in place, so this is idempotent.
 func (u *Uplink) configure(match func(Downstream) bool) {
-	now := time.Now()
-	for _, ia := range u.ias {
-		if !ia.held.Prefix.IsValid() {
-			continue
-		}
-		preferred, valid := ia.held.Remaining(now)
-		if u.deprecated {
-			preferred = 0
-		}
-		placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
-		for _, d := range placed {
-			if match(d) {
-				u.env.SetAddress(u.address(ia, d, seconds(preferred), seconds(valid)))
-			}
+	for _, a := range u.placements() {
+		if match(Downstream{Ifname: a.Ifname, Addr: a.Addr}) {
+			u.env.SetAddress(a)
 		}
 	}
 }

@@ -35,26 +35,17 @@ var startupRules = imsg.Rules{
 
 // Main runs the frontend until ctx ends or a channel closes.
 func Main(ctx context.Context, opts privsep.Options) error {
-	level := logging.LevelVar(opts.Verbose)
-	log, err := logging.New("frontend", opts.Foreground, level)
+	c, err := privsep.StartChild("frontend", opts)
 	if err != nil {
 		return err
 	}
-	user, err := sandbox.LookupUser(opts.User)
-	if err != nil {
-		return err
-	}
-	pc, err := imsg.New(privsep.ParentChannel())
-	if err != nil {
-		return err
-	}
-	defer pc.Close()
-	f := &frontend{log: log, level: level, parent: pc, links: make(map[int]*link), pending: make(map[uint64]net.Conn)}
+	defer c.Parent.Close()
+	f := &frontend{log: c.Log, level: c.Level, parent: c.Parent, links: make(map[int]*link), pending: make(map[uint64]net.Conn)}
 	if err := f.startup(); err != nil {
 		return fmt.Errorf("frontend startup: %w", err)
 	}
 	defer f.close()
-	if err := sandbox.Confine(privsep.ChrootDir, user, sandbox.Frontend); err != nil {
+	if err := sandbox.Confine(privsep.ChrootDir, c.User, sandbox.Frontend); err != nil {
 		return err
 	}
 	return f.run(ctx)

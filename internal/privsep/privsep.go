@@ -4,8 +4,13 @@
 package privsep
 
 import (
+	"log/slog"
 	"os"
 	"strconv"
+
+	"github.com/dhcp6leased/dhcp6leased/imsg"
+	"github.com/dhcp6leased/dhcp6leased/internal/logging"
+	"github.com/dhcp6leased/dhcp6leased/internal/sandbox"
 )
 
 // Hidden flags that make the binary run as a child (as OpenBSD's -E/-F).
@@ -44,4 +49,33 @@ func (o Options) Args(flag string) []string {
 // ParentChannel returns the file of the channel to the parent.
 func ParentChannel() *os.File {
 	return os.NewFile(ParentFD, "parent-channel-"+strconv.Itoa(ParentFD))
+}
+
+// Child is what a child process sets up before it hears from the parent:
+// its logger (stderr or syslog, connected before any chroot), the
+// unprivileged user (looked up while /etc/passwd is reachable) and its
+// channel to the parent.
+type Child struct {
+	Log    *slog.Logger
+	Level  *slog.LevelVar // dhcp6leasectl log changes it
+	User   sandbox.User
+	Parent *imsg.Channel
+}
+
+// StartChild sets up the child process proc ("engine", "frontend").
+func StartChild(proc string, o Options) (*Child, error) {
+	level := logging.LevelVar(o.Verbose)
+	log, err := logging.New(proc, o.Foreground, level)
+	if err != nil {
+		return nil, err
+	}
+	user, err := sandbox.LookupUser(o.User)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := imsg.New(ParentChannel())
+	if err != nil {
+		return nil, err
+	}
+	return &Child{Log: log, Level: level, User: user, Parent: pc}, nil
 }
