@@ -25,17 +25,21 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
-var startupRules = imsg.Rules{
-	uint32(pb.Type_TYPE_CONFIG):       {New: func() imsg.Payload { return new(pb.Config) }},
-	uint32(pb.Type_TYPE_PEER_CHANNEL): {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
-	uint32(pb.Type_TYPE_START):        {New: func() imsg.Payload { return new(pb.Empty) }},
+func startupRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_CONFIG):       {New: func() imsg.Payload { return new(pb.Config) }},
+		uint32(pb.Type_TYPE_PEER_CHANNEL): {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_START):        {New: func() imsg.Payload { return new(pb.Empty) }},
+	}
 }
 
-var frontendRules = imsg.Rules{
-	uint32(pb.Type_TYPE_LINK):         {New: func() imsg.Payload { return new(pb.Link) }},
-	uint32(pb.Type_TYPE_UPLINK_READY): {New: func() imsg.Payload { return new(pb.UplinkReady) }},
-	uint32(pb.Type_TYPE_PACKET):       {New: func() imsg.Payload { return new(pb.Packet) }},
-	uint32(pb.Type_TYPE_CTL_REQUEST):  {New: func() imsg.Payload { return new(pb.CtlRequest) }},
+func frontendRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_LINK):         {New: func() imsg.Payload { return new(pb.Link) }},
+		uint32(pb.Type_TYPE_UPLINK_READY): {New: func() imsg.Payload { return new(pb.UplinkReady) }},
+		uint32(pb.Type_TYPE_PACKET):       {New: func() imsg.Payload { return new(pb.Packet) }},
+		uint32(pb.Type_TYPE_CTL_REQUEST):  {New: func() imsg.Payload { return new(pb.CtlRequest) }},
+	}
 }
 
 // Main runs the engine until ctx ends or a channel closes.
@@ -46,7 +50,8 @@ func Main(ctx context.Context, opts privsep.Options) error {
 	}
 	defer c.Parent.Close()
 	e := &engine{log: c.Log, level: c.Level, parent: c.Parent, uplinks: make(map[string]*uplinkState),
-		links: make(map[string]*pb.Link), sockets: make(map[string]int32), funcs: make(chan func())}
+		links: make(map[string]*pb.Link), sockets: make(map[string]int32), funcs: make(chan func()),
+		fromFrontend: frontendRules()}
 	cfgMsg, err := e.startup()
 	if err != nil {
 		return fmt.Errorf("engine startup: %w", err)
@@ -65,7 +70,7 @@ func (e *engine) startup() (*pb.Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := startupRules.Decode(m)
+		p, err := startupRules().Decode(m)
 		if err != nil {
 			return nil, err
 		}
@@ -99,8 +104,10 @@ type engine struct {
 	// an uplink whose reports arrived first.
 	links   map[string]*pb.Link
 	sockets map[string]int32
-	funcs   chan func() // timer callbacks, run on the loop
-	done    <-chan struct{}
+
+	fromFrontend imsg.Rules  // frontendRules(), made once: a packet is a message
+	funcs        chan func() // timer callbacks, run on the loop
+	done         <-chan struct{}
 }
 
 // uplinkState is what the engine knows of an uplink beyond its lease: the
@@ -140,15 +147,17 @@ func (s *uplinkState) linkAct(up, gone bool) {
 	s.fsm.LinkEvent(EventLinkDown, "up", current)
 }
 
-var parentRules = imsg.Rules{
-	uint32(pb.Type_TYPE_RELOAD):    {New: func() imsg.Payload { return new(pb.Config) }},
-	uint32(pb.Type_TYPE_LOG_LEVEL): {New: func() imsg.Payload { return new(pb.LogLevel) }},
-	uint32(pb.Type_TYPE_LOG_STATS): {New: func() imsg.Payload { return new(pb.Empty) }},
-	uint32(pb.Type_TYPE_RELEASE):   {New: func() imsg.Payload { return new(pb.Empty) }},
+func parentRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_RELOAD):    {New: func() imsg.Payload { return new(pb.Config) }},
+		uint32(pb.Type_TYPE_LOG_LEVEL): {New: func() imsg.Payload { return new(pb.LogLevel) }},
+		uint32(pb.Type_TYPE_LOG_STATS): {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_RELEASE):   {New: func() imsg.Payload { return new(pb.Empty) }},
+	}
 }
 
 func (e *engine) fromParent(m *imsg.Message) error {
-	p, err := parentRules.Decode(m)
+	p, err := parentRules().Decode(m)
 	if err != nil {
 		return err
 	}
@@ -308,7 +317,7 @@ func readChannel(from string, ch *imsg.Channel, out chan<- msg) {
 }
 
 func (e *engine) handle(m *imsg.Message) error {
-	p, err := frontendRules.Decode(m)
+	p, err := e.fromFrontend.Decode(m)
 	if err != nil {
 		return err
 	}

@@ -25,12 +25,14 @@ import (
 )
 
 // startupRules are what the parent sends before TYPE_START.
-var startupRules = imsg.Rules{
-	uint32(pb.Type_TYPE_CONFIG):         {New: func() imsg.Payload { return new(pb.Config) }},
-	uint32(pb.Type_TYPE_PEER_CHANNEL):   {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
-	uint32(pb.Type_TYPE_ROUTE_SOCKET):   {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
-	uint32(pb.Type_TYPE_CONTROL_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
-	uint32(pb.Type_TYPE_START):          {New: func() imsg.Payload { return new(pb.Empty) }},
+func startupRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_CONFIG):         {New: func() imsg.Payload { return new(pb.Config) }},
+		uint32(pb.Type_TYPE_PEER_CHANNEL):   {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_ROUTE_SOCKET):   {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_CONTROL_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_START):          {New: func() imsg.Payload { return new(pb.Empty) }},
+	}
 }
 
 // Main runs the frontend until ctx ends or a channel closes.
@@ -40,7 +42,8 @@ func Main(ctx context.Context, opts privsep.Options) error {
 		return err
 	}
 	defer c.Parent.Close()
-	f := &frontend{log: c.Log, level: c.Level, parent: c.Parent, links: make(map[int]*link), pending: make(map[uint64]net.Conn)}
+	f := &frontend{log: c.Log, level: c.Level, parent: c.Parent, links: make(map[int]*link), pending: make(map[uint64]net.Conn),
+		fromEngine: engineRules()}
 	if err := f.startup(); err != nil {
 		return fmt.Errorf("frontend startup: %w", err)
 	}
@@ -58,7 +61,7 @@ func (f *frontend) startup() error {
 		if err != nil {
 			return err
 		}
-		p, err := startupRules.Decode(m)
+		p, err := startupRules().Decode(m)
 		if err != nil {
 			return err
 		}
@@ -116,7 +119,9 @@ type frontend struct {
 
 	links   map[int]*link       // by ifindex: a re-created device is a new link
 	pending map[uint64]net.Conn // control clients waiting for the engine or the parent
-	nextID  uint64
+
+	fromEngine imsg.Rules // engineRules(), made once
+	nextID     uint64
 }
 
 // event is anything the reader goroutines hand to the run loop.
@@ -180,21 +185,27 @@ func (f *frontend) readEvents(ctx context.Context, out chan<- event) {
 	}
 }
 
-var parentRules = imsg.Rules{
-	uint32(pb.Type_TYPE_UDP_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.UDPSocket) }},
+func parentRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_UDP_SOCKET): {FDs: 1, New: func() imsg.Payload { return new(pb.UDPSocket) }},
+	}
 }
 
 // What the parent sends without an fd, a refused UDP socket among them.
-var parentNoFDRules = imsg.Rules{
-	uint32(pb.Type_TYPE_UDP_SOCKET):       {New: func() imsg.Payload { return new(pb.UDPSocket) }},
-	uint32(pb.Type_TYPE_RELOAD):           {New: func() imsg.Payload { return new(pb.Config) }},
-	uint32(pb.Type_TYPE_LOG_LEVEL):        {New: func() imsg.Payload { return new(pb.LogLevel) }},
-	uint32(pb.Type_TYPE_CTL_PARENT_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
+func parentNoFDRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_UDP_SOCKET):       {New: func() imsg.Payload { return new(pb.UDPSocket) }},
+		uint32(pb.Type_TYPE_RELOAD):           {New: func() imsg.Payload { return new(pb.Config) }},
+		uint32(pb.Type_TYPE_LOG_LEVEL):        {New: func() imsg.Payload { return new(pb.LogLevel) }},
+		uint32(pb.Type_TYPE_CTL_PARENT_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
+	}
 }
 
-var engineRules = imsg.Rules{
-	uint32(pb.Type_TYPE_TRANSMIT):  {New: func() imsg.Payload { return new(pb.Transmit) }},
-	uint32(pb.Type_TYPE_CTL_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
+func engineRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_TRANSMIT):  {New: func() imsg.Payload { return new(pb.Transmit) }},
+		uint32(pb.Type_TYPE_CTL_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
+	}
 }
 
 func (f *frontend) handle(e event) error {
@@ -216,7 +227,7 @@ func (f *frontend) handle(e event) error {
 		if len(e.m.Files) == 0 {
 			rules = parentNoFDRules
 		}
-		p, err := rules.Decode(e.m)
+		p, err := rules().Decode(e.m)
 		if err != nil {
 			return err
 		}
@@ -239,7 +250,7 @@ func (f *frontend) handle(e event) error {
 			f.ctlReply(p)
 		}
 	case "engine":
-		p, err := engineRules.Decode(e.m)
+		p, err := f.fromEngine.Decode(e.m)
 		if err != nil {
 			return err
 		}

@@ -93,7 +93,8 @@ func Main(ctx context.Context, opts Options) error {
 	}
 	defer unlock()
 
-	d := &daemon{opts: opts, log: log, level: level, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event)}
+	d := &daemon{opts: opts, log: log, level: level, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event),
+		fromFrontend: frontendRules(), fromEngine: engineRules()}
 	err = d.run(ctx)
 	if err != nil && !opts.Foreground {
 		// Detached, stderr is /dev/null: syslog is the only witness.
@@ -166,8 +167,12 @@ type daemon struct {
 	duid []byte // the client's, fixed for the daemon's life
 
 	releasing bool // release on shutdown under way
-	hooks     *hooks
-	last      map[string]*pb.Event // each uplink's last event, for STOP
+
+	// What each child may send: frontendRules() and engineRules(), made
+	// once.
+	fromFrontend, fromEngine imsg.Rules
+	hooks                    *hooks
+	last                     map[string]*pb.Event // each uplink's last event, for STOP
 }
 
 // child is a started child process.
@@ -404,20 +409,24 @@ func readLoop(from string, ch *imsg.Channel, out chan<- received) {
 	}
 }
 
-var frontendRules = imsg.Rules{
-	uint32(pb.Type_TYPE_OPEN_UDP):   {New: func() imsg.Payload { return new(pb.OpenUDP) }},
-	uint32(pb.Type_TYPE_CTL_PARENT): {New: func() imsg.Payload { return new(pb.CtlRequest) }},
+func frontendRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_OPEN_UDP):   {New: func() imsg.Payload { return new(pb.OpenUDP) }},
+		uint32(pb.Type_TYPE_CTL_PARENT): {New: func() imsg.Payload { return new(pb.CtlRequest) }},
+	}
 }
 
-var engineRules = imsg.Rules{
-	uint32(pb.Type_TYPE_SET_ADDRESS):    {New: func() imsg.Payload { return new(pb.Address) }},
-	uint32(pb.Type_TYPE_REMOVE_ADDRESS): {New: func() imsg.Payload { return new(pb.Address) }},
-	uint32(pb.Type_TYPE_SET_ROUTE):      {New: func() imsg.Payload { return new(pb.Route) }},
-	uint32(pb.Type_TYPE_REMOVE_ROUTE):   {New: func() imsg.Payload { return new(pb.Route) }},
-	uint32(pb.Type_TYPE_SAVE_LEASE):     {New: func() imsg.Payload { return new(pb.SaveLease) }},
-	uint32(pb.Type_TYPE_EVENT):          {New: func() imsg.Payload { return new(pb.Event) }},
-	uint32(pb.Type_TYPE_RELOAD_DONE):    {New: func() imsg.Payload { return new(pb.Empty) }},
-	uint32(pb.Type_TYPE_RELEASE_DONE):   {New: func() imsg.Payload { return new(pb.Empty) }},
+func engineRules() imsg.Rules {
+	return imsg.Rules{
+		uint32(pb.Type_TYPE_SET_ADDRESS):    {New: func() imsg.Payload { return new(pb.Address) }},
+		uint32(pb.Type_TYPE_REMOVE_ADDRESS): {New: func() imsg.Payload { return new(pb.Address) }},
+		uint32(pb.Type_TYPE_SET_ROUTE):      {New: func() imsg.Payload { return new(pb.Route) }},
+		uint32(pb.Type_TYPE_REMOVE_ROUTE):   {New: func() imsg.Payload { return new(pb.Route) }},
+		uint32(pb.Type_TYPE_SAVE_LEASE):     {New: func() imsg.Payload { return new(pb.SaveLease) }},
+		uint32(pb.Type_TYPE_EVENT):          {New: func() imsg.Payload { return new(pb.Event) }},
+		uint32(pb.Type_TYPE_RELOAD_DONE):    {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_RELEASE_DONE):   {New: func() imsg.Payload { return new(pb.Empty) }},
+	}
 }
 
 // handle acts on one message from a child. An error means a protocol
@@ -426,9 +435,9 @@ func (d *daemon) handle(r received) error {
 	if r.err != nil {
 		return r.err
 	}
-	rules := engineRules
+	rules := d.fromEngine
 	if r.from == "frontend" {
-		rules = frontendRules
+		rules = d.fromFrontend
 	}
 	p, err := rules.Decode(r.m)
 	if err != nil {
