@@ -198,10 +198,17 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 	f.toEngine(pb.Type_TYPE_UPLINK_READY, &pb.UplinkReady{Uplink: l.name, Ifindex: int32(l.index), Ready: true})
 }
 
+// maxPacket bounds a DHCPv6 message the client reads.
+const maxPacket = 8 << 10
+
 // readUDP passes every datagram to the engine untouched: the frontend
 // never parses DHCPv6 input.
 func (f *frontend) readUDP(uplink string, index int, conn *net.UDPConn) {
-	buf := make([]byte, 65536)
+	// One buffer per uplink, so it is sized for what a server sends, not
+	// for the largest UDP datagram: 32 IA_PDs with a prefix and a status
+	// each fit in 4 KiB. A longer datagram arrives cut, fails to decode
+	// in the engine and is counted there as a drop.
+	buf := make([]byte, maxPacket)
 	for {
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
