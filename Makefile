@@ -24,6 +24,24 @@ deps:
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Run every fuzz target in the repository for FUZZTIME each (go test
+# -fuzz takes one target of one package at a time); `go test` alone
+# replays the committed corpora. `go test -list` names the targets of the
+# packages whose tests define any, so the end-to-end TestMain is not run.
+# Each new interesting input is minimized for at most FUZZMINIMIZETIME:
+# at Go's default (60 s) one minimization can take a whole short run.
+FUZZTIME ?= 60s
+FUZZMINIMIZETIME ?= 5s
+.PHONY: fuzz
+fuzz:
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$dir || exit 1; \
+		done; \
+	done
 
 demo: deps build
 	$(GO) run ./internal/lab/demo -daemon $(BIN)/dhcp6leased -ctl $(BIN)/dhcp6leasectl

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"runtime"
+	"slices"
 	"syscall"
 
 	"github.com/elastic/go-seccomp-bpf"
@@ -38,9 +40,14 @@ type allowed struct {
 
 // allowList is what p may call once confined, in a process whose pid is
 // pid. The lists were taken from `strace -f` of the daemon through the
-// end-to-end tests; calls seen only before Confine (open, socketpair,
-// execve, setsockopt...) are not in them. A call a list names twice is
-// needed for both reasons.
+// end-to-end tests, plus the runtime's calls on paths the tests do not
+// reach (the scavenger, a thread's or the process's end, a fatal signal).
+// Calls seen only before Confine (open, socketpair, execve, setsockopt...)
+// are not in them, nor two the runtime makes later and survives being
+// refused: openat of /etc/localtime (time stays UTC, which the chroot
+// makes it anyway) and pread64 of the cgroup's cpu.max (GOMAXPROCS then
+// follows the CPU set alone). A call a list names twice is needed for both
+// reasons.
 func (p Profile) allowList(pid int) ([]allowed, error) {
 	self := []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: uint64(pid)}}
 	// What the Go runtime does by itself, in any program.
@@ -50,8 +57,8 @@ func (p Profile) allowList(pid int) ([]allowed, error) {
 		// The scheduler's short sleeps (sysmon, spinning threads) and yields.
 		{name: "nanosleep"},
 		{name: "sched_yield"},
-		// The netpoller: every channel, socket, timer and deadline waits in
-		// epoll_pwait; fds join and leave it with epoll_ctl.
+		// The netpoller: sockets, timers and deadlines wait in epoll_pwait;
+		// fds join and leave it with epoll_ctl.
 		{name: "epoll_pwait"},
 		{name: "epoll_ctl"},
 		// The netpoller's wake-up eventfd; logs to stderr or the syslog
@@ -72,10 +79,12 @@ func (p Profile) allowList(pid int) ([]allowed, error) {
 		{name: "sigaltstack"},
 		{name: "rt_sigprocmask"},
 		// Asynchronous preemption: SIGURG to the process's own threads,
-		// and the return from the handler.
+		// the return from the handler, and the kernel's restart of the
+		// sleep or wait the signal interrupted (seen under strace -p).
 		{name: "getpid"},
 		{name: "tgkill", args: self},
 		{name: "rt_sigreturn"},
+		{name: "restart_syscall"},
 		// The runtime throws when rt_sigaction fails (os/signal changes,
 		// and a fatal signal's handler reset before the process raises it
 		// on itself with kill).
@@ -127,12 +136,20 @@ func (p Profile) allowList(pid int) ([]allowed, error) {
 	return list, nil
 }
 
+// architectures names the GOARCH values the allow-lists are written for:
+// Go's 64-bit Linux ABIs. The 32-bit ones make other calls for the same
+// work (mmap2, fcntl64, socketcall), which the lists would refuse.
+func architectures() []string { return []string{"amd64", "arm64"} }
+
 // policy turns p's allow-list into a seccomp policy: everything else fails
 // with EPERM. An errno rather than killing the process: the runtime and
 // the standard library treat a refused call as an error (a time zone that
 // cannot be opened is UTC), while a child killed by the kernel would take
 // the daemon down (SPEC 2: one child's death stops all).
 func (p Profile) policy(pid int) (seccomp.Policy, error) {
+	if !slices.Contains(architectures(), runtime.GOARCH) {
+		return seccomp.Policy{}, fmt.Errorf("seccomp %v: no allow-list for %s", p, runtime.GOARCH)
+	}
 	list, err := p.allowList(pid)
 	if err != nil {
 		return seccomp.Policy{}, err
