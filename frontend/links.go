@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
@@ -209,15 +210,38 @@ func (f *frontend) readUDP(uplink string, index int, conn *net.UDPConn) {
 	// each fit in 4 KiB. A longer datagram arrives cut, fails to decode
 	// in the engine and is counted there as a drop.
 	buf := make([]byte, maxPacket)
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		f.log.Error("read", "uplink", uplink, "err", err)
+		return
+	}
 	for {
-		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		// recvfrom(2) itself: net.UDPConn's reads turn the source's scope
+		// id into an interface name, an rtnetlink dump when it is not
+		// cached.
+		var (
+			n    int
+			from unix.Sockaddr
+			rerr error
+		)
+		err := raw.Read(func(fd uintptr) bool {
+			n, from, rerr = unix.Recvfrom(int(fd), buf, 0)
+			return rerr != unix.EAGAIN
+		})
+		if err == nil {
+			err = rerr
+		}
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				f.log.Error("read", "uplink", uplink, "err", err)
 			}
 			return
 		}
-		f.toEngine(pb.Type_TYPE_PACKET, &pb.Packet{Uplink: uplink, Ifindex: int32(index), Source: src.Addr().AsSlice(), Payload: buf[:n]})
+		src, ok := from.(*unix.SockaddrInet6)
+		if !ok {
+			continue
+		}
+		f.toEngine(pb.Type_TYPE_PACKET, &pb.Packet{Uplink: uplink, Ifindex: int32(index), Source: src.Addr[:], Payload: buf[:n]})
 	}
 }
 

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 	"github.com/dhcp6leased/dhcp6leased/proto"
@@ -29,12 +30,32 @@ func (f *frontend) transmit(t *pb.Transmit) {
 		f.log.Error("build message", "uplink", t.Uplink, "err", err)
 		return
 	}
-	dst := &net.UDPAddr{IP: allServers.AsSlice(), Port: serverPort, Zone: strconv.Itoa(l.index)}
-	if _, err := l.conn.WriteToUDP(b, dst); err != nil {
+	if err := sendTo(l.conn, b, l.index); err != nil {
 		f.log.Warn("send", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type), "err", err)
 		return
 	}
 	f.log.Debug("sent", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type), "xid", fmt.Sprintf("%x", t.Xid), "elapsed", t.Elapsed, "ias", len(t.Ias))
+}
+
+// sendTo multicasts b to the servers on the link ifindex. It goes through
+// sendto(2) with the index as scope id: net.UDPConn.WriteTo takes the zone
+// as a name, and resolves a number by dumping every interface over
+// rtnetlink first, on every send (at 128 uplinks, most of the frontend's
+// CPU and garbage).
+func sendTo(conn *net.UDPConn, b []byte, ifindex int) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	dst := &unix.SockaddrInet6{Port: serverPort, Addr: allServers.As16(), ZoneId: uint32(ifindex)}
+	var serr error
+	if err := raw.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), b, 0, dst)
+		return serr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // buildMessage encodes a client message as SPEC 6 lists its options:
