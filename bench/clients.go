@@ -43,13 +43,14 @@ type launch struct {
 	argv   []string
 }
 
-// ours is dhcp6leased with Rapid Commit; solicitDelay is its `solicit delay`
-// value, or "" for the default RFC 8415 section 18.2.1 random delay.
-func ours(name, daemon, solicitDelay string) client {
+// ours is dhcp6leased with Rapid Commit and the config lines given, such
+// as "solicit delay 0"; without any, the defaults (the RFC 8415
+// section 18.2.1 random delay before the first Solicit).
+func ours(name, daemon string, lines ...string) client {
 	return client{name: name, prepare: func(dir string, uplinks []uplink) (launch, error) {
 		var conf strings.Builder
-		if solicitDelay != "" {
-			fmt.Fprintf(&conf, "solicit delay %s\n", solicitDelay)
+		for _, l := range lines {
+			conf.WriteString(l + "\n")
 		}
 		conf.WriteString("request rapid commit\n")
 		for _, u := range uplinks {
@@ -238,6 +239,17 @@ func (r *running) stop() error {
 		case err != nil:
 			return fmt.Errorf("reap process group %d: %w", pgid, err)
 		}
+	}
+}
+
+// exited returns an error with the client's output once it has exited,
+// and nil while it runs.
+func (r *running) exited() error {
+	select {
+	case <-r.proc.Done():
+		return fmt.Errorf("client exited: %w: %s", r.proc.Wait(), r.proc.Output())
+	default:
+		return nil
 	}
 }
 

@@ -39,7 +39,7 @@ func idle(ctx context.Context, clients []client, floorBin string, window time.Du
 	var subjects []bound
 	for _, c := range clients {
 		var tb *testbed
-		if tb, err = newTestbed(ctx, 1, 2); err != nil {
+		if tb, err = newTestbed(ctx, 1, 2, false); err != nil {
 			return nil, fmt.Errorf("idle lab for %s: %w", c.name, err)
 		}
 		cleanups = append(cleanups, tb.Close)

@@ -5,9 +5,10 @@
 //	go run ./bench -daemon bin/dhcp6leased    (or: make bench)
 //
 // It measures the codec (through internal/dhcp6's benchmarks), the time from
-// exec to the first prefix, memory while bound beside the Go floor, scale
-// to many uplinks, and idle cost. It needs root, Kea, dhcpcd and dhcp6c
-// (bench/deps.sh installs them), and takes about ten minutes. Numbers go in
+// exec to the first prefix, link-up to Rebind and to Bound again, memory
+// while bound beside the Go floor, scale to many uplinks, and idle cost. It
+// needs root, Kea, tcpdump, dhcpcd and dhcp6c (bench/deps.sh installs the
+// peers), and takes about ten minutes. Numbers go in
 // the report only: nothing here passes or fails on them.
 package main
 
@@ -34,6 +35,7 @@ import (
 const (
 	oursZeroName = "dhcp6leased, solicit delay 0"
 	oursRFCName  = "dhcp6leased, RFC delay"
+	oursFlapName = "dhcp6leased, link down delay " + linkDownDelay + " s"
 	dhcpcdName   = "dhcpcd"
 	wideName     = "WIDE dhcp6c"
 )
@@ -46,6 +48,7 @@ type settings struct {
 	daemon, goTool string
 	report, plot   string
 	runs           int
+	flaps          int
 	uplinks        []int
 	idleWindow     time.Duration
 }
@@ -56,6 +59,7 @@ type results struct {
 	machine    machine
 	codec      []codecPair
 	coldStarts []coldStartResult
+	linkUps    []linkUpResult
 	floor      memory
 	// images are the read-only image sizes (imageSize) of the daemon
 	// and of the Go floor, in bytes.
@@ -72,6 +76,7 @@ func main() {
 	flag.StringVar(&s.report, "out", "docs/PERFORMANCE.md", "report to write")
 	flag.StringVar(&s.plot, "plot", "docs/performance.svg", "plot to write")
 	flag.IntVar(&s.runs, "runs", 20, "cold starts per client")
+	flag.IntVar(&s.flaps, "flaps", 10, "link flaps per client")
 	flag.StringVar(&uplinks, "uplinks", "1,16,64,128", "uplink counts for the scale runs")
 	flag.DurationVar(&s.idleWindow, "idle", time.Minute, "idle window")
 	flag.Parse()
@@ -87,6 +92,9 @@ func main() {
 	if s.runs < 1 {
 		log.Fatalf("-runs %d: want at least 1", s.runs)
 	}
+	if s.flaps < 1 {
+		log.Fatalf("-flaps %d: want at least 1", s.flaps)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	if err := benchmark(ctx, s); err != nil {
@@ -99,7 +107,7 @@ func benchmark(ctx context.Context, s settings) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("the labs need root")
 	}
-	for _, tool := range []string{"ip", "kea-dhcp6", "dhcpcd", "dhcp6c", s.goTool} {
+	for _, tool := range []string{"ip", "kea-dhcp6", "tcpdump", "dhcpcd", "dhcp6c", s.goTool} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("need %s (bench/deps.sh installs the peers): %w", tool, err)
 		}
@@ -145,14 +153,19 @@ func benchmark(ctx context.Context, s settings) (err error) {
 		return err
 	}
 
-	oursZero := ours(oursZeroName, daemon, "0")
-	for _, c := range []client{oursZero, ours(oursRFCName, daemon, ""), dhcpcd(), wide()} {
+	oursZero := ours(oursZeroName, daemon, "solicit delay 0")
+	for _, c := range []client{oursZero, ours(oursRFCName, daemon), dhcpcd(), wide()} {
 		log.Printf("cold starts: %s, %d runs", c.name, s.runs)
 		r, err := coldStartSeries(ctx, c, s.runs)
 		if err != nil {
 			return err
 		}
 		res.coldStarts = append(res.coldStarts, r)
+	}
+	log.Printf("link flaps: %d per client", s.flaps)
+	oursFlap := ours(oursFlapName, daemon, "solicit delay 0", "link down delay "+linkDownDelay)
+	if res.linkUps, err = linkUps(ctx, []client{oursFlap, dhcpcd()}, s.flaps); err != nil {
+		return err
 	}
 	for _, n := range s.uplinks {
 		log.Printf("scale: %d uplinks", n)
@@ -176,7 +189,7 @@ func benchmark(ctx context.Context, s settings) (err error) {
 
 // coldStartSeries runs the cold starts of one client in a lab of its own.
 func coldStartSeries(ctx context.Context, c client, runs int) (_ coldStartResult, err error) {
-	tb, err := newTestbed(ctx, 1, 2)
+	tb, err := newTestbed(ctx, 1, 2, false)
 	if err != nil {
 		return coldStartResult{}, err
 	}

@@ -141,7 +141,7 @@ func sampleResults() results {
 		return newDistribution(d)
 	}
 	return results{
-		settings: settings{runs: 3, uplinks: []int{1, 128}, idleWindow: time.Minute},
+		settings: settings{runs: 3, flaps: 3, uplinks: []int{1, 128}, idleWindow: time.Minute},
 		machine:  machine{cpus: 2, cpuModel: "AMD <EPYC>", kernel: "6.18", goVersion: "go1.26.8", date: time.Unix(0, 0).UTC()},
 		codec: []codecPair{{op: "decode a Reply with two IA_PDs", oursR: benchResult{nsPerOp: 500},
 			theirR: benchResult{nsPerOp: 6000, allocsPerOp: 34}}},
@@ -150,6 +150,10 @@ func sampleResults() results {
 			{client: oursRFCName, toPrefix: ms(100, 500, 900), mem: memory{RSS: 20000, PSS: 9000}, procs: 3},
 			{client: dhcpcdName, toPrefix: ms(1050, 1060, 1100), mem: memory{RSS: 7000, PSS: 1500}, procs: 4},
 			{client: wideName, toPrefix: ms(40, 400, 800), mem: memory{RSS: 2000, PSS: 500}, procs: 1},
+		},
+		linkUps: []linkUpResult{
+			{client: oursFlapName, toSent: ms(3, 4, 5), toBound: ms(5, 6, 30), sent: map[string]int{"rebind": 3}, kept: true},
+			{client: dhcpcdName, toSent: ms(1000, 1000, 1100), toBound: ms(1000, 1200, 1300), sent: map[string]int{"rebind": 2, "solicit": 1}},
 		},
 		floor:       memory{RSS: 6000, PSS: 3300, PSSFile: 1400, PSSAnon: 1900},
 		daemonImage: 5 << 20,
@@ -174,7 +178,9 @@ func TestReport(t *testing.T) {
 		"80 of 128 addressed by 9000.0 ms, then exited (signal: bad system call)",
 		"| Go floor | 3 | 5.86 MiB | 3.22 MiB | 1.37 MiB | 1.86 MiB | 1.00x |",
 		"read-only image is 5.00 MiB, the Go floor's 1.00 MiB",
-		"Not measured yet: needs the link-plug monitor (issue 3).",
+		"| 3 link up -> Bound | median <= 20.0 ms after the up-delay (0) | 6.0 ms (p95 30.0 ms) | met |",
+		"| dhcp6leased, link down delay 0.2 s | kept, deprecated | rebind (3) | 4.0 ms | 5.0 ms | 6.0 ms | 30.0 ms | 0.004x, 0.005x |",
+		"| dhcpcd | deleted | rebind (2), solicit (1) | 1000.0 ms | 1100.0 ms | 1200.0 ms | 1300.0 ms | 1.000x, 1.000x |",
 		"delay-0 median, 505.0 ms (0.48x of dhcpcd's), with a standard error of about\n288.7 ms",
 		"![time to prefix per client, and memory while bound](performance.svg)",
 	} {

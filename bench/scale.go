@@ -58,7 +58,7 @@ func (s scaleResult) allBound() bool { return s.addressed == s.uplinks }
 
 // scale runs each client on n uplinks with one downstream each, in one lab.
 func scale(ctx context.Context, n int, clients []client) (_ []scaleResult, err error) {
-	tb, err := newTestbed(ctx, n, 1)
+	tb, err := newTestbed(ctx, n, 1, false)
 	if err != nil {
 		return nil, fmt.Errorf("lab with %d uplinks: %w", n, err)
 	}

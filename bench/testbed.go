@@ -34,8 +34,10 @@ type testbed struct {
 
 // newTestbed builds a lab with uplinks up0..upN-1, each with perUplink
 // downstreams numbered on from lan0 (one uplink with two: lan0 and lan1).
-func newTestbed(ctx context.Context, uplinks, perUplink int) (_ *testbed, err error) {
-	opts := lab.TopologyOptions{}
+// With bridge, the server sits on a bridge even with one uplink, so that
+// a port of it can be flapped while the server keeps its address.
+func newTestbed(ctx context.Context, uplinks, perUplink int, bridge bool) (_ *testbed, err error) {
+	opts := lab.TopologyOptions{Bridge: bridge}
 	for i := 1; i < uplinks; i++ {
 		opts.ExtraUplinks = append(opts.ExtraUplinks, fmt.Sprintf("up%d", i))
 	}
@@ -104,10 +106,8 @@ func (tb *testbed) firstAddrs(ctx context.Context, r *running, downstreams []str
 	first := map[string]time.Time{}
 	pending := downstreams
 	err := lab.WaitFor(ctx, timeout, fmt.Sprintf("global addresses on %d downstreams", len(downstreams)), func() (bool, error) {
-		select {
-		case <-r.proc.Done():
-			return false, lab.Abort(fmt.Errorf("client exited: %w: %s", r.proc.Wait(), r.proc.Output()))
-		default:
+		if err := r.exited(); err != nil {
+			return false, lab.Abort(err)
 		}
 		for len(pending) > 0 {
 			t, ok := firstGlobalAdd(tb.mon.AddrEvents(pending[0]), r.started)
