@@ -278,8 +278,8 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 	}()
 
 	msgs := make(chan msg)
-	go readChannel("parent", e.parent, msgs)
-	go readChannel("frontend", e.frontend, msgs)
+	go e.parent.Feed(func(m *imsg.Message, err error) { msgs <- msg{from: "parent", m: m, err: err} })
+	go e.frontend.Feed(func(m *imsg.Message, err error) { msgs <- msg{from: "frontend", m: m, err: err} })
 	for {
 		select {
 		case <-ctx.Done():
@@ -302,16 +302,6 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 			if err := e.handle(m.m); err != nil {
 				return fmt.Errorf("frontend: %w", err)
 			}
-		}
-	}
-}
-
-func readChannel(from string, ch *imsg.Channel, out chan<- msg) {
-	for {
-		m, err := ch.Recv()
-		out <- msg{from: from, m: m, err: err}
-		if err != nil {
-			return
 		}
 	}
 }

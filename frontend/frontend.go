@@ -135,8 +135,8 @@ type event struct {
 
 func (f *frontend) run(ctx context.Context) error {
 	evs := make(chan event)
-	go readChannel("parent", f.parent, evs)
-	go readChannel("engine", f.engine, evs)
+	go f.parent.Feed(func(m *imsg.Message, err error) { evs <- event{from: "parent", m: m, err: err} })
+	go f.engine.Feed(func(m *imsg.Message, err error) { evs <- event{from: "engine", m: m, err: err} })
 	go f.readEvents(ctx, evs)
 	go f.acceptControl(evs)
 	for {
@@ -147,16 +147,6 @@ func (f *frontend) run(ctx context.Context) error {
 			if err := f.handle(e); err != nil {
 				return err
 			}
-		}
-	}
-}
-
-func readChannel(from string, ch *imsg.Channel, out chan<- event) {
-	for {
-		m, err := ch.Recv()
-		out <- event{from: from, m: m, err: err}
-		if err != nil {
-			return
 		}
 	}
 }

@@ -183,6 +183,20 @@ func (c *Channel) Recv() (*Message, error) {
 	return m, nil
 }
 
+// Feed hands every message received to deliver, then the error that ended
+// the channel (wrapping io.EOF when the peer closed its end), and returns.
+// Run it in a goroutine of its own; deliver typically passes the message
+// to its process's event loop.
+func (c *Channel) Feed(deliver func(*Message, error)) {
+	for {
+		m, err := c.Recv()
+		deliver(m, err)
+		if err != nil {
+			return
+		}
+	}
+}
+
 func parseRights(oob []byte) ([]*os.File, error) {
 	cmsgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {

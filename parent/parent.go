@@ -270,8 +270,9 @@ func (d *daemon) run(ctx context.Context) error {
 	defer signal.Stop(sigs)
 
 	msgs := make(chan received)
-	go readLoop(fe.name, fe.ch, msgs)
-	go readLoop(en.name, en.ch, msgs)
+	for _, c := range []*child{fe, en} {
+		go c.ch.Feed(func(m *imsg.Message, err error) { msgs <- received{from: c.name, m: m, err: err} })
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -397,16 +398,6 @@ type received struct {
 	from string
 	m    *imsg.Message
 	err  error
-}
-
-func readLoop(from string, ch *imsg.Channel, out chan<- received) {
-	for {
-		m, err := ch.Recv()
-		out <- received{from: from, m: m, err: err}
-		if err != nil {
-			return
-		}
-	}
 }
 
 func frontendRules() imsg.Rules {
