@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -25,7 +24,7 @@ type link struct {
 	flags     uint32
 	operstate uint8
 	linkLocal map[netip.Addr]bool // usable fe80:: addresses on the link
-	conn      *net.UDPConn        // uplinks: the client socket, once the parent sent it
+	conn      *os.File            // uplinks: the client socket, once the parent sent it
 	addr      netip.Addr          // the address conn is bound to
 	asked     bool                // an OPEN_UDP is outstanding
 }
@@ -186,13 +185,12 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 		f.log.Warn("no udp socket", "uplink", s.Uplink, "err", s.Error)
 		return
 	}
-	pc, err := net.FilePacketConn(file)
-	file.Close()
-	if err != nil {
-		f.log.Error("udp socket", "uplink", s.Uplink, "err", err)
-		return
-	}
-	l.conn = pc.(*net.UDPConn)
+	// The socket stays an *os.File, read and written with recvfrom and
+	// sendto through its SyscallConn (the parent made it non-blocking, so
+	// the runtime's poller waits for it): a net.UDPConn would name the
+	// zones of link-local addresses by dumping the interfaces over
+	// rtnetlink, which the sandbox then has to allow.
+	l.conn = file
 	l.addr = netip.AddrFrom16([16]byte(s.Address))
 	f.log.Info("listening", "uplink", l.name, "address", l.addr)
 	go f.readUDP(l.name, l.index, l.conn)
@@ -204,7 +202,7 @@ const maxPacket = 8 << 10
 
 // readUDP passes every datagram to the engine untouched: the frontend
 // never parses DHCPv6 input.
-func (f *frontend) readUDP(uplink string, index int, conn *net.UDPConn) {
+func (f *frontend) readUDP(uplink string, index int, conn *os.File) {
 	// One buffer per uplink, so it is sized for what a server sends, not
 	// for the largest UDP datagram: 32 IA_PDs with a prefix and a status
 	// each fit in 4 KiB. A longer datagram arrives cut, fails to decode
@@ -216,9 +214,6 @@ func (f *frontend) readUDP(uplink string, index int, conn *net.UDPConn) {
 		return
 	}
 	for {
-		// recvfrom(2) itself: net.UDPConn's reads turn the source's scope
-		// id into an interface name, an rtnetlink dump when it is not
-		// cached.
 		var (
 			n    int
 			from unix.Sockaddr
@@ -232,7 +227,7 @@ func (f *frontend) readUDP(uplink string, index int, conn *net.UDPConn) {
 			err = rerr
 		}
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, os.ErrClosed) {
 				f.log.Error("read", "uplink", uplink, "err", err)
 			}
 			return

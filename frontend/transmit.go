@@ -2,8 +2,8 @@ package frontend
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -42,7 +42,7 @@ func (f *frontend) transmit(t *pb.Transmit) {
 // as a name, and resolves a number by dumping every interface over
 // rtnetlink first, on every send (at 128 uplinks, most of the frontend's
 // CPU and garbage).
-func sendTo(conn *net.UDPConn, b []byte, ifindex int) error {
+func sendTo(conn *os.File, b []byte, ifindex int) error {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return err

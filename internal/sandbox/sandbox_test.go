@@ -428,11 +428,6 @@ func TestConfine(t *testing.T) {
 				"timer":                              ok,
 				"interface table":                    denied,
 			}
-			if p == Frontend {
-				// The net package's zone names (syscalls.go).
-				want["socket rtnetlink"] = ok
-				want["interface table"] = ok
-			}
 			got, status := runProbe(t, p, "seccomp")
 			for name, w := range want {
 				if got[name] != w {

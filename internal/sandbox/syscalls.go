@@ -109,21 +109,14 @@ func (p Profile) allowList(pid int) ([]allowed, error) {
 			allowed{name: "recvmsg"},
 			allowed{name: "recvfrom"},
 			allowed{name: "sendto"},
-			// The net package names the zone of a link-local address (a
-			// received datagram's source, a socket's own address) from an
-			// RTM_GETLINK dump on a fresh rtnetlink socket, refreshed once a
-			// minute. Only that socket: rtnetlink, which without
-			// CAP_NET_ADMIN reads and cannot change anything.
-			allowed{name: "socket", args: []seccomp.Condition{
-				{Argument: 0, Operation: seccomp.Equal, Value: syscall.AF_NETLINK},
-				{Argument: 1, Operation: seccomp.Equal, Value: syscall.SOCK_RAW | syscall.SOCK_CLOEXEC},
-				{Argument: 2, Operation: seccomp.Equal, Value: syscall.NETLINK_ROUTE},
-			}},
-			allowed{name: "bind"},
+			// No socket(2) or bind(2): the UDP sockets stay *os.File read
+			// and written with recvfrom/sendto and scope ids (frontend/),
+			// so the net package never names a zone by opening an
+			// rtnetlink socket of its own.
+			// Wrapping the control and rtnetlink sockets that arrive from
+			// the parent (duplicated, their type and address read);
+			// SO_PEERCRED of control clients (SPEC 10).
 			allowed{name: "getsockname"},
-			// Wrapping a UDP socket that arrives from the parent
-			// (net.FilePacketConn duplicates it and reads its type and
-			// addresses); SO_PEERCRED of control clients (SPEC 10).
 			allowed{name: "fcntl"},
 			allowed{name: "getsockopt"},
 			allowed{name: "getpeername"},
