@@ -65,29 +65,21 @@ func Main(ctx context.Context, opts privsep.Options) error {
 
 func (e *engine) startup() (*pb.Config, error) {
 	var cfg *pb.Config
-	for {
-		m, err := e.parent.Recv()
-		if err != nil {
-			return nil, err
-		}
-		p, err := startupRules().Decode(m)
-		if err != nil {
-			return nil, err
-		}
+	err := e.parent.ReceiveUntil(startupRules(), pb.Type_TYPE_START, func(m *imsg.Message, p imsg.Payload) error {
+		var err error
 		switch m.Type {
 		case pb.Type_TYPE_CONFIG:
 			cfg = p.(*pb.Config)
 		case pb.Type_TYPE_PEER_CHANNEL:
-			if e.frontend, err = imsg.New(m.Files[0]); err != nil {
-				return nil, err
-			}
+			e.frontend, err = imsg.New(m.Files[0])
 		case pb.Type_TYPE_START:
 			if cfg == nil || e.frontend == nil {
-				return nil, fmt.Errorf("start before config and channel: %w", imsg.ErrProtocol)
+				err = fmt.Errorf("start before config and channel: %w", imsg.ErrProtocol)
 			}
-			return cfg, nil
 		}
-	}
+		return err
+	})
+	return cfg, err
 }
 
 // engine is the process state; only the run goroutine touches it.

@@ -56,33 +56,22 @@ func Main(ctx context.Context, opts privsep.Options) error {
 
 // startup collects the config and fds until TYPE_START.
 func (f *frontend) startup() error {
-	for {
-		m, err := f.parent.Recv()
-		if err != nil {
-			return err
-		}
-		p, err := startupRules().Decode(m)
-		if err != nil {
-			return err
-		}
+	return f.parent.ReceiveUntil(startupRules(), pb.Type_TYPE_START, func(m *imsg.Message, p imsg.Payload) error {
+		var err error
 		switch m.Type {
 		case pb.Type_TYPE_CONFIG:
 			c := p.(*pb.Config)
-			cfg, err := config.Parse(strings.NewReader(c.Text), "config from parent")
-			if err != nil {
-				return err
-			}
-			f.cfg, f.duid = cfg, c.Duid
+			f.cfg, err = config.Parse(strings.NewReader(c.Text), "config from parent")
+			f.duid = c.Duid
 		case pb.Type_TYPE_PEER_CHANNEL:
-			if f.engine, err = imsg.New(m.Files[0]); err != nil {
-				return err
-			}
+			f.engine, err = imsg.New(m.Files[0])
 		case pb.Type_TYPE_ROUTE_SOCKET:
-			if f.events, err = rtnl.EventsFromFile(m.Files[0]); err != nil {
-				return err
-			}
+			// EventsFromFile works on a duplicate of the fd.
+			f.events, err = rtnl.EventsFromFile(m.Files[0])
+			m.Files[0].Close()
 		case pb.Type_TYPE_CONTROL_SOCKET:
-			l, err := net.FileListener(m.Files[0])
+			var l net.Listener
+			l, err = net.FileListener(m.Files[0])
 			m.Files[0].Close()
 			if err != nil {
 				return fmt.Errorf("control socket: %w", err)
@@ -90,11 +79,11 @@ func (f *frontend) startup() error {
 			f.ctl = l.(*net.UnixListener)
 		case pb.Type_TYPE_START:
 			if f.cfg == nil || f.engine == nil || f.events == nil || f.ctl == nil {
-				return fmt.Errorf("start before config and fds: %w", imsg.ErrProtocol)
+				err = fmt.Errorf("start before config and fds: %w", imsg.ErrProtocol)
 			}
-			return nil
 		}
-	}
+		return err
+	})
 }
 
 func (f *frontend) close() {

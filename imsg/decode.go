@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // Payload is a protobuf message that can check its own required fields and
@@ -46,4 +48,27 @@ func (r Rules) Decode(m *Message) (Payload, error) {
 		return nil, fmt.Errorf("%v from pid %d: %v: %w", m.Type, m.PID, err, ErrProtocol)
 	}
 	return p, nil
+}
+
+// ReceiveUntil receives and decodes messages with r, handing each to
+// handle, until one of type last has been handled: a child's start-up,
+// where the parent sends the configuration and fds, then START. Any
+// receive, decode or handle error ends it.
+func (c *Channel) ReceiveUntil(r Rules, last pb.Type, handle func(*Message, Payload) error) error {
+	for {
+		m, err := c.Recv()
+		if err != nil {
+			return err
+		}
+		p, err := r.Decode(m)
+		if err != nil {
+			return err
+		}
+		if err := handle(m, p); err != nil {
+			return err
+		}
+		if m.Type == last {
+			return nil
+		}
+	}
 }
