@@ -44,7 +44,7 @@ fuzz:
 	done
 
 demo: deps build
-	$(GO) run ./internal/lab/demo -daemon $(BIN)/dhcp6leased -ctl $(BIN)/dhcp6leasectl
+	$(GO) run ./tests/lab/demo -daemon $(BIN)/dhcp6leased -ctl $(BIN)/dhcp6leasectl
 
 # Performance and scale beside dhcpcd and WIDE dhcp6c (bench/, as root,
 # about ten minutes): rewrites docs/PERFORMANCE.md and docs/performance.svg.

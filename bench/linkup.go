@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // linkDownDelay is our `link down delay` in the flap runs: short, so that a

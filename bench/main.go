@@ -28,7 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // The clients' names in the report.

@@ -373,7 +373,7 @@ func writeHowTo(b *strings.Builder) {
 	b.WriteString("| file | what |\n| --- | --- |\n")
 	b.WriteString("| bench/main.go | flags, the order of the measurements |\n")
 	b.WriteString("| bench/clients.go | how each client is configured and launched (FIFO gate, private mounts for the peers' fixed state paths) |\n")
-	b.WriteString("| bench/testbed.go | a lab (internal/lab) with Kea and an ip monitor; first-address times |\n")
+	b.WriteString("| bench/testbed.go | a lab (tests/lab) with Kea and an ip monitor; first-address times |\n")
 	b.WriteString("| bench/codec.go | runs and pairs internal/dhcp6's benchmarks |\n")
 	b.WriteString("| bench/coldstart.go, linkup.go, scale.go, idle.go, floor.go | items 2, 3, 5, 6 and the Go floor of item 4 |\n")
 	b.WriteString("| bench/procfs.go | RSS/PSS, CPU time, context switches, process trees from /proc |\n")

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // serverOptions are Kea's for every measurement: Rapid Commit, and

@@ -87,53 +87,6 @@ func (u *Uplink) Remove() {
 	}
 }
 
-// placements returns every downstream address the held prefixes give,
-// with their remaining lifetimes (preferred 0 while deprecated).
-func (u *Uplink) placements() []Address {
-	now := time.Now()
-	var out []Address
-	for _, ia := range u.ias {
-		if !ia.held.Prefix.IsValid() {
-			continue
-		}
-		preferred, valid := ia.held.Remaining(now)
-		if u.deprecated {
-			preferred = 0
-		}
-		placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
-		for _, d := range placed {
-			out = append(out, u.address(ia, d, seconds(preferred), seconds(valid)))
-		}
-	}
-	return out
-}
-
-// routes returns the unreachable routes the held prefixes need.
-func (u *Uplink) routes() []Route {
-	if !u.cfg.UnreachableRoute {
-		return nil
-	}
-	var out []Route
-	for _, ia := range u.ias {
-		if ia.held.Prefix.IsValid() {
-			out = append(out, u.route(ia, ia.held.Prefix))
-		}
-	}
-	return out
-}
-
-// removal is a for RemoveAddress, which carries no lifetimes.
-func (a Address) removal() Address {
-	a.Preferred, a.Valid = 0, 0
-	return a
-}
-
-// sameAddress reports whether a and b are the same kernel address: the
-// lifetimes do not matter.
-func (a Address) sameAddress(b Address) bool {
-	return a.Uplink == b.Uplink && a.IAID == b.IAID && a.Ifname == b.Ifname && a.Addr == b.Addr
-}
-
 // SameUplinkConfig reports whether a reload leaves an uplink's lease
 // handling as it was: then the engine changes nothing but the link-plug
 // delays.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // Hook limits (docs/HOOKS.md).
@@ -198,4 +198,19 @@ func downstreamList(ds []*pb.Downstream) string {
 		parts[i] = d.Ifname + "=" + d.Address
 	}
 	return strings.Join(parts, " ")
+}
+
+// event runs the uplink's hook script, if it has one, and remembers the
+// event for the STOP event at shutdown.
+func (d *daemon) event(ev *pb.Event) {
+	u := d.cfg.Uplink(ev.Uplink)
+	if u == nil {
+		d.log.Warn("refused event", "uplink", ev.Uplink, "err", "not a configured uplink")
+		return
+	}
+	d.log.Debug("event", "uplink", ev.Uplink, "event", ev.Kind, "state", ev.State)
+	d.last[ev.Uplink] = ev
+	if u.Script != "" {
+		d.hooks.run(u.Script, ev)
+	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 func requireRoot(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // globalUnicast is the IPv6 global unicast space (RFC 4291 section 2.4):

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 func testPolicy(t *testing.T) policy {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // runDaemon runs dhcp6leased with args to completion and returns its

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // crashRounds is how many times TestCrashDurability kills a process.

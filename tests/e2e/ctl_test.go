@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // runCtl runs dhcp6leasectl as cred (nil: as root) and returns its

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dhcp6leased/dhcp6leased/imsg"
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // BenchmarkFlap measures, over b.N carrier flaps longer than the down

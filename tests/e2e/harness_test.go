@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/hostile"
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/hostile"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // hostileConf asks with Rapid Commit, so that both the Advertise and the
@@ -162,7 +162,7 @@ func udpDrops(t *testing.T, ns *lab.Netns) uint64 {
 }
 
 // TestHostile runs the daemon against each hostile mode of
-// internal/hostile, one topology each: the daemon and both children live
+// tests/hostile, one topology each: the daemon and both children live
 // on, the engine accounts for every datagram the server sent (or the
 // kernel dropped it), drops each for the reason the mode calls for, and
 // configures nothing; then a good server binds at once.

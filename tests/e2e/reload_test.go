@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // reload writes conf and sends SIGHUP, then waits for the daemon to log

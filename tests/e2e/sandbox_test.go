@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // TestSandbox: while bound, frontend and engine run under a seccomp filter

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // TestShutdown: SIGTERM leaves the lease in place by default (RFC 9096:

@@ -1,7 +1,7 @@
 // Package hostile is a DHCPv6 server for tests that answers a requesting
 // router with the malformed and semantically bad messages RFC 8415 tells a
 // client to drop (SPEC 6, receive validation), floods it, or, in Valid
-// mode, delegates properly. It runs in a lab namespace (internal/lab).
+// mode, delegates properly. It runs in a lab namespace (tests/lab).
 package hostile
 
 import (

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // What Valid delegates: /56s from Pool, in the order IAIDs first ask,

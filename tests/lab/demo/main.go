@@ -1,7 +1,7 @@
 // Command demo shows dhcp6leased at work in a throwaway lab: Kea delegates a
 // prefix over the uplink up0 and the daemon numbers lan0 and lan1 from it.
 //
-//	go run ./internal/lab/demo -daemon bin/dhcp6leased -ctl bin/dhcp6leasectl
+//	go run ./tests/lab/demo -daemon bin/dhcp6leased -ctl bin/dhcp6leasectl
 //
 // It needs root. Everything it creates (namespaces, processes, files) is
 // removed when it ends, also on Ctrl-C and on errors.
@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // daemonUser is the daemon's unprivileged user, which it refuses to start

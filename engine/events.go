@@ -1,0 +1,40 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+)
+
+// snapshot returns what the uplink holds, for events.
+func (u *Uplink) snapshot() (held []lease.IA, downs []Downstream) {
+	for _, ia := range u.ias {
+		if ia.held.Prefix.IsValid() {
+			held = append(held, ia.held)
+			placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
+			downs = append(downs, placed...)
+		}
+	}
+	return held, downs
+}
+
+// event tells the parent of a lease event; old and oldDowns are what was
+// held before it.
+func (u *Uplink) event(kind string, old []lease.IA, oldDowns []Downstream) {
+	held, downs := u.snapshot()
+	u.env.Event(Event{
+		Uplink: u.cfg.Uplink.Name, Kind: kind, State: u.state.String(), Server: bytes.Clone(u.server),
+		Prefixes: held, OldPrefixes: old, Downstreams: downs, OldDownstreams: oldDowns,
+	})
+}
+
+// LinkEvent tells the parent of a link event the engine acted on, with
+// ifplugd's previous and current link states.
+func (u *Uplink) LinkEvent(kind, previous, current string) {
+	held, downs := u.snapshot()
+	u.env.Event(Event{
+		Uplink: u.cfg.Uplink.Name, Kind: kind, State: u.state.String(), Server: bytes.Clone(u.server),
+		Prefixes: held, OldPrefixes: held, Downstreams: downs, OldDownstreams: downs,
+		LinkPrevious: previous, LinkCurrent: current,
+	})
+}

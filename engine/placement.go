@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
+)
+
+// Downstream is one downstream interface's address from a delegated prefix.
+type Downstream struct {
+	Ifname string
+	Addr   netip.Prefix // with the sub-prefix's length, e.g. 2001:db8:0:1::1/64
+}
+
+// configure (re)sets the held addresses of the downstreams that match with
+// their remaining lifetimes, preferred 0 while deprecated. The parent
+// replaces addresses in place, so this is idempotent.
+func (u *Uplink) configure(match func(Downstream) bool) {
+	for _, a := range u.placements() {
+		if match(Downstream{Ifname: a.Ifname, Addr: a.Addr}) {
+			u.env.SetAddress(a)
+		}
+	}
+}
+
+func (u *Uplink) address(ia *iaState, d Downstream, preferred, valid uint32) Address {
+	return Address{
+		Uplink: u.cfg.Uplink.Name, IAID: ia.cfg.IAID, Ifname: d.Ifname, Addr: d.Addr,
+		Preferred: preferred, Valid: valid,
+	}
+}
+
+func (u *Uplink) route(ia *iaState, p netip.Prefix) Route {
+	return Route{Uplink: u.cfg.Uplink.Name, IAID: ia.cfg.IAID, Prefix: p}
+}
+
+// place returns the downstream addresses of ia's plan inside delegated, and
+// the named entries that do not fit (SPEC 5). Reserved entries get nothing
+// either way.
+func place(ia *config.IA, delegated netip.Prefix, host netip.Addr) (placed []Downstream, unfit []config.Entry) {
+	for _, e := range ia.Entries {
+		if e.Name == "" {
+			continue
+		}
+		sub, ok := config.SubPrefix(delegated, e)
+		if !ok {
+			unfit = append(unfit, e)
+			continue
+		}
+		placed = append(placed, Downstream{Ifname: e.Name, Addr: config.HostAddress(sub, host)})
+	}
+	return placed, unfit
+}
+
+// placements returns every downstream address the held prefixes give,
+// with their remaining lifetimes (preferred 0 while deprecated).
+func (u *Uplink) placements() []Address {
+	now := time.Now()
+	var out []Address
+	for _, ia := range u.ias {
+		if !ia.held.Prefix.IsValid() {
+			continue
+		}
+		preferred, valid := ia.held.Remaining(now)
+		if u.deprecated {
+			preferred = 0
+		}
+		placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
+		for _, d := range placed {
+			out = append(out, u.address(ia, d, seconds(preferred), seconds(valid)))
+		}
+	}
+	return out
+}
+
+// routes returns the unreachable routes the held prefixes need.
+func (u *Uplink) routes() []Route {
+	if !u.cfg.UnreachableRoute {
+		return nil
+	}
+	var out []Route
+	for _, ia := range u.ias {
+		if ia.held.Prefix.IsValid() {
+			out = append(out, u.route(ia, ia.held.Prefix))
+		}
+	}
+	return out
+}
+
+// removal is a for RemoveAddress, which carries no lifetimes.
+func (a Address) removal() Address {
+	a.Preferred, a.Valid = 0, 0
+	return a
+}
+
+// sameAddress reports whether a and b are the same kernel address: the
+// lifetimes do not matter.
+func (a Address) sameAddress(b Address) bool {
+	return a.Uplink == b.Uplink && a.IAID == b.IAID && a.Ifname == b.Ifname && a.Addr == b.Addr
+}
