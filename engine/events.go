@@ -6,12 +6,14 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 )
 
-// snapshot returns what the uplink holds, for events.
+// snapshot returns what the uplink holds, for events: every prefix,
+// current and retiring (a hook announces a retiring one deprecated), and
+// the downstream addresses in each.
 func (u *Uplink) snapshot() (held []lease.IA, downs []Downstream) {
 	for _, ia := range u.ias {
-		if ia.held.Prefix.IsValid() {
-			held = append(held, ia.held)
-			placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
+		for _, h := range ia.all() {
+			held = append(held, h)
+			placed, _ := place(ia.cfg, h.Prefix, u.cfg.HostPart)
 			downs = append(downs, placed...)
 		}
 	}

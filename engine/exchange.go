@@ -20,17 +20,13 @@ type offer struct {
 // section 18.2.1). Held prefixes stay configured until they expire, and are
 // the hints.
 func (u *Uplink) solicit() {
+	u.solicitAfter(max(u.solicitDelay(), u.restarts.wait(rand.Float64(), u.solMax)))
+}
+
+// solicitAfter starts a Solicit exchange whose first message goes out
+// after delay.
+func (u *Uplink) solicitAfter(delay time.Duration) {
 	u.stopRenewal()
-	now := time.Now()
-	delay := u.solicitDelay()
-	// RFC 8415 section 14.1: the client must rate-limit what it sends, so
-	// that a loop (a server that advertises but refuses every Request, a
-	// NotOnLink answered at once) cannot make it burst. Solicit exchanges
-	// begin at most once per SOL_TIMEOUT.
-	if next := u.lastSolicit.Add(solTimeout); next.After(now.Add(delay)) {
-		delay = next.Sub(now)
-	}
-	u.lastSolicit = now.Add(delay)
 	u.state = StateInit
 	u.log.Info("soliciting", "delay", delay)
 	u.begin(solicitExchange, nil, delay)
@@ -106,7 +102,7 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 		t.ServerID = u.server
 	}
 	for _, ia := range u.ias {
-		if k == releaseExchange && !ia.held.Prefix.IsValid() {
+		if k == releaseExchange && len(ia.all()) == 0 {
 			continue // RFC 8415 section 18.2.7: the IAs to release only
 		}
 		p, ok := offered[ia.cfg.IAID]
@@ -117,6 +113,17 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 			p = netip.PrefixFrom(netip.IPv6Unspecified(), ia.cfg.RequiredLen)
 		}
 		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
+		if k == solicitExchange {
+			continue
+		}
+		// Every prefix assigned to the IA goes with it (RFC 8415 sections
+		// 18.2.4, 18.2.5, 18.2.7): the retiring ones follow, one
+		// TransmitIA each, which the frontend puts in the same IA_PD.
+		for _, r := range ia.retiring {
+			if r.Prefix != p {
+				t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: r.Prefix})
+			}
+		}
 	}
 	return t
 }
@@ -193,7 +200,7 @@ func (u *Uplink) advertise(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 		if statusOf(pd.Status) != dhcp6.StatusSuccess {
 			continue
 		}
-		if p, ok := pick(pd, u.ia(iaid).held.Prefix); ok {
+		if p, ok := choose(pd, u.ia(iaid).held.Prefix); ok {
 			o.prefixes[iaid] = prefixOf(p)
 		}
 	}

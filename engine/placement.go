@@ -54,21 +54,25 @@ func place(ia *config.IA, delegated netip.Prefix, host netip.Addr) (placed []Dow
 }
 
 // placements returns every downstream address the held prefixes give,
-// with their remaining lifetimes (preferred 0 while deprecated).
+// current and retiring, with their remaining lifetimes (preferred 0 while
+// deprecated). Addresses whose valid lifetime is spent are left out: they
+// are about to be removed, and the kernel removed them already.
 func (u *Uplink) placements() []Address {
 	now := time.Now()
 	var out []Address
 	for _, ia := range u.ias {
-		if !ia.held.Prefix.IsValid() {
-			continue
-		}
-		preferred, valid := ia.held.Remaining(now)
-		if u.deprecated {
-			preferred = 0
-		}
-		placed, _ := place(ia.cfg, ia.held.Prefix, u.cfg.HostPart)
-		for _, d := range placed {
-			out = append(out, u.address(ia, d, seconds(preferred), seconds(valid)))
+		for _, h := range ia.all() {
+			preferred, valid := h.Remaining(now)
+			if valid < time.Second {
+				continue
+			}
+			if u.deprecated {
+				preferred = 0
+			}
+			placed, _ := place(ia.cfg, h.Prefix, u.cfg.HostPart)
+			for _, d := range placed {
+				out = append(out, u.address(ia, d, seconds(preferred), seconds(valid)))
+			}
 		}
 	}
 	return out
@@ -81,11 +85,24 @@ func (u *Uplink) routes() []Route {
 	}
 	var out []Route
 	for _, ia := range u.ias {
-		if ia.held.Prefix.IsValid() {
-			out = append(out, u.route(ia, ia.held.Prefix))
+		for _, h := range ia.all() {
+			out = append(out, u.route(ia, h.Prefix))
 		}
 	}
 	return out
+}
+
+// restore configures every address and route the held prefixes give: at
+// start from the lease file, so that after a reboot the LANs have their
+// prefixes while the Rebind confirms them, and after a restart nothing
+// changes (the parent replaces addresses in place).
+func (u *Uplink) restore() {
+	for _, a := range u.placements() {
+		u.env.SetAddress(a)
+	}
+	for _, r := range u.routes() {
+		u.env.SetRoute(r)
+	}
 }
 
 // removal is a for RemoveAddress, which carries no lifetimes.

@@ -30,7 +30,7 @@ func (u *Uplink) Reconfigure(cfg UplinkConfig) {
 	for _, c := range cfg.Uplink.IAs {
 		ia := &iaState{cfg: c, held: lease.IA{IAID: c.IAID}}
 		if i := slices.IndexFunc(u.ias, func(o *iaState) bool { return o.cfg.IAID == c.IAID }); i >= 0 {
-			ia.held, ia.hint = u.ias[i].held, u.ias[i].hint
+			ia.held, ia.retiring, ia.hint = u.ias[i].held, u.ias[i].retiring, u.ias[i].hint
 		}
 		if !ia.held.Prefix.IsValid() || ia.held.Prefix.Bits() > c.RequiredLen {
 			needExchange = true
@@ -38,7 +38,7 @@ func (u *Uplink) Reconfigure(cfg UplinkConfig) {
 		ias = append(ias, ia)
 	}
 	removedIA := slices.ContainsFunc(u.ias, func(o *iaState) bool {
-		return o.held.Prefix.IsValid() && !slices.ContainsFunc(ias, func(n *iaState) bool { return n.cfg.IAID == o.cfg.IAID })
+		return len(o.all()) > 0 && !slices.ContainsFunc(ias, func(n *iaState) bool { return n.cfg.IAID == o.cfg.IAID })
 	})
 	u.cfg, u.ias = cfg, ias
 

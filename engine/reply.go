@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -11,12 +10,12 @@ import (
 )
 
 // reply handles a Reply to the exchange in progress (RFC 8415 section
-// 18.2.10). Per IA_PD: a granted prefix is bound (a different one is a
-// prefix change); a held prefix with valid lifetime 0 is removed;
-// NoPrefixAvail leaves the IA holding nothing until it is asked for again
-// in the next Renew; NoBinding, in answer to Renew or Rebind, makes the
-// client Request all IAs; an IA_PD left out keeps its lifetimes. NotOnLink
-// starts over; other failures leave the exchange to retransmit.
+// 18.2.10). Per IA_PD: the granted prefixes are applied by update (a
+// different one is a prefix change, a prefix with valid lifetime 0 is
+// removed); NoPrefixAvail leaves the IA holding nothing until it is asked
+// for again in the next Renew; NoBinding, in answer to Renew or Rebind,
+// makes the client Request all IAs; an IA_PD left out keeps its lifetimes.
+// NotOnLink starts over; other failures leave the exchange to retransmit.
 func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 	if code := statusOf(m.Status); code != dhcp6.StatusSuccess {
 		if code == dhcp6.StatusNotOnLink {
@@ -49,34 +48,23 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 		switch code := statusOf(pd.Status); {
 		case code == dhcp6.StatusNoBinding && renewing:
 			needRequest = true
-		case code == dhcp6.StatusNoPrefixAvail && ia.held.Prefix.IsValid():
-			u.log.Info("no prefix available", "iaid", ia.cfg.IAID, "removed", ia.held.Prefix)
+		case code == dhcp6.StatusNoPrefixAvail && len(ia.all()) > 0:
+			u.log.Info("no prefix available", iaidAttr(ia.cfg.IAID), "removed", ia.held.Prefix)
 			u.release(ia)
 			changed = true
 		case code == dhcp6.StatusSuccess:
-			// usableIAs kept a prefix with valid lifetime 0 only if it is the
-			// held one.
-			withdrawn := slices.ContainsFunc(pd.Prefixes, func(p dhcp6.IAPrefix) bool { return p.Valid == 0 })
-			p, ok := pick(pd, ia.held.Prefix)
-			switch {
-			case ok:
-				u.bind(ia, lease.IA{
-					IAID: ia.cfg.IAID, Prefix: prefixOf(p), Preferred: p.Preferred, Valid: p.Valid,
-					Bound: now, T1: pd.T1, T2: pd.T2,
-				}, withdrawn, now)
+			r, c := u.update(ia, pd, now)
+			if r {
 				refreshed = append(refreshed, ia)
-			case withdrawn:
-				u.log.Info("prefix withdrawn", "iaid", ia.cfg.IAID, "removed", ia.held.Prefix)
-				u.release(ia)
 			}
-			changed = changed || ok || withdrawn
+			changed = changed || c
 		}
 	}
 
 	if needRequest || len(refreshed) > 0 {
 		u.server = bytes.Clone(m.ServerIDs[0])
 	}
-	if changed {
+	if changed || len(refreshed) > 0 {
 		u.armExpiry(now)
 		u.save()
 	}
@@ -86,9 +74,6 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 	case len(refreshed) > 0:
 		u.bound(refreshed)
 	}
-	if needRequest || len(refreshed) > 0 {
-		u.event(u.eventKind(k, oldHeld), oldHeld, oldDowns)
-	}
 	switch {
 	case needRequest, len(refreshed) > 0:
 	case u.holds(now):
@@ -97,6 +82,11 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 		u.drop(DropNothingUsable, m)
 	default:
 		u.startOver(m, "no prefix delegated")
+	}
+	// A withdrawal is an event too, even when nothing was granted: the
+	// hook must stop announcing what the LANs lost.
+	if needRequest || len(refreshed) > 0 || changed {
+		u.event(u.eventKind(k, oldHeld), oldHeld, oldDowns)
 	}
 }
 
@@ -110,40 +100,6 @@ func (u *Uplink) startOver(m *dhcp6.Message, why string) {
 	}
 	u.log.Info("starting over", "why", why)
 	u.solicit()
-}
-
-// bind makes h ia's binding and configures it: the downstream addresses
-// with h's lifetimes (replace semantics refresh them in place) and the
-// unreachable route. When h brings a different prefix, the new addresses go
-// first; then the old ones are deprecated (preferred 0, valid at most 2 h,
-// RFC 7084 L-13), or removed if the server withdrew the old prefix
-// (withdrawn); then the route moves.
-func (u *Uplink) bind(ia *iaState, h lease.IA, withdrawn bool, now time.Time) {
-	old := ia.held
-	placed := u.hold(ia, h)
-	for _, d := range placed {
-		u.env.SetAddress(u.address(ia, d, h.Preferred, h.Valid))
-	}
-	if old.Prefix.IsValid() && old.Prefix != h.Prefix {
-		u.log.Info("prefix changed", "iaid", ia.cfg.IAID, "old", old.Prefix, "new", h.Prefix)
-		_, valid := old.Remaining(now)
-		gone, _ := place(ia.cfg, old.Prefix, u.cfg.HostPart)
-		for _, d := range gone {
-			switch {
-			case slices.Contains(placed, d):
-			case withdrawn:
-				u.env.RemoveAddress(u.address(ia, d, 0, 0))
-			default:
-				u.env.SetAddress(u.address(ia, d, 0, min(seconds(valid), deprecatedValid)))
-			}
-		}
-		if u.cfg.UnreachableRoute {
-			u.env.RemoveRoute(u.route(ia, old.Prefix))
-		}
-	}
-	if u.cfg.UnreachableRoute {
-		u.env.SetRoute(u.route(ia, h.Prefix))
-	}
 }
 
 // eventKind names the event of a Reply to exchange k that refreshed or
@@ -161,20 +117,6 @@ func (u *Uplink) eventKind(k exchangeKind, old []lease.IA) string {
 		return EventRebind
 	}
 	return EventBound
-}
-
-// pick returns the prefix of pd for its IA to hold: the held one while the
-// server grants it, else the first granted. A server may grant several; an
-// IA holds one, as the lease file records.
-func pick(pd *dhcp6.IAPD, held netip.Prefix) (dhcp6.IAPrefix, bool) {
-	granted := slices.DeleteFunc(slices.Clone(pd.Prefixes), func(p dhcp6.IAPrefix) bool { return p.Valid == 0 })
-	if len(granted) == 0 {
-		return dhcp6.IAPrefix{}, false
-	}
-	if i := slices.IndexFunc(granted, func(p dhcp6.IAPrefix) bool { return prefixOf(p) == held }); i >= 0 {
-		return granted[i], true
-	}
-	return granted[0], true
 }
 
 // statusOf returns a Status Code option's code; an absent option means

@@ -205,3 +205,31 @@ func (t *timer) cancel() {
 	}
 	t.gen++
 }
+
+// restartBackoff spaces Solicit exchanges that follow each other without a
+// lease bound in between, by RFC 8415 section 15's Solicit backoff
+// continued across them: a server that advertises and then refuses every
+// Request, or answers NotOnLink at once, would otherwise make the client
+// start over at the server's pace (section 14.1 asks the client to rate
+// limit what it sends). A binding resets it, and so does the operator's
+// dhcp6leasectl request.
+type restartBackoff struct {
+	b       backoff
+	started bool
+}
+
+// wait returns how long the Solicit exchange about to begin waits beyond
+// the Solicit delay: nothing for the first since the reset, then RTs
+// doubling from SOL_TIMEOUT up to SOL_MAX_RT (solMax when the server set
+// one). draw is as for backoff.next.
+func (r *restartBackoff) wait(draw float64, solMax time.Duration) time.Duration {
+	if !r.started {
+		r.started = true
+		r.b = backoff{s: scheduleFor(solicitExchange, solMax)}
+		return 0
+	}
+	r.b.s = scheduleFor(solicitExchange, solMax)
+	return r.b.next(draw)
+}
+
+func (r *restartBackoff) reset() { r.started = false }

@@ -73,12 +73,12 @@ type Uplink struct {
 	ias    []*iaState
 	server []byte // DUID of the server bound to or requested from
 
-	ex          *exchange     // the exchange in progress; nil in Down and Bound
-	exTimer     timer         // its delayed first transmission, then its retransmissions
-	collecting  bool          // the first RT of a Solicit: Advertises are being compared
-	offer       *offer        // the best Advertise collected
-	solMax      time.Duration // the server's SOL_MAX_RT; 0 for none
-	lastSolicit time.Time     // first transmission of the last Solicit exchange
+	ex         *exchange     // the exchange in progress; nil in Down and Bound
+	exTimer    timer         // its delayed first transmission, then its retransmissions
+	collecting bool          // the first RT of a Solicit: Advertises are being compared
+	offer      *offer        // the best Advertise collected
+	solMax     time.Duration // the server's SOL_MAX_RT; 0 for none
+	restarts   restartBackoff
 
 	t1, t2, expiry timer
 
@@ -92,17 +92,12 @@ type Uplink struct {
 	budget logBudget
 }
 
-// iaState is one configured IA_PD.
-type iaState struct {
-	cfg  *config.IA
-	held lease.IA     // what the IA holds; Prefix is invalid when nothing
-	hint netip.Prefix // the last prefix held: the Solicit hint
-}
-
 // NewUplink returns the state machine of cfg.Uplink, in state Down. held is
 // the uplink's lease file, possibly empty: its prefixes that are still
-// valid are held (and their expiry timed), and every prefix in it is the
-// hint for its IA.
+// valid are held (and their expiry timed) and configured at once, with
+// their remaining lifetimes, as the kernel would still have them after a
+// restart and no longer has them after a reboot; every current prefix in
+// it is the hint for its IA.
 func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *Uplink {
 	u := &Uplink{
 		cfg:   cfg,
@@ -117,9 +112,15 @@ func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *U
 			if h.IAID != c.IAID || !h.Prefix.IsValid() {
 				continue
 			}
-			ia.hint = h.Prefix
-			if _, valid := h.Remaining(now); valid > 0 {
+			_, valid := h.Remaining(now)
+			switch {
+			case h.Retiring && valid > 0 && len(ia.retiring) < lease.MaxRetiring:
+				ia.retiring = append(ia.retiring, h)
+			case h.Retiring:
+			case valid > 0:
 				u.hold(ia, h)
+			default:
+				ia.hint = h.Prefix
 			}
 		}
 		u.ias = append(u.ias, ia)
@@ -127,6 +128,7 @@ func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *U
 	if u.holds(now) {
 		u.server = bytes.Clone(held.ServerID)
 	}
+	u.restore()
 	u.armExpiry(now)
 	return u
 }
@@ -155,13 +157,17 @@ func (u *Uplink) SetReady(ready bool) {
 // confirms its prefixes with Rebind, any other starts over with Solicit. A
 // Down uplink does nothing until it is ready.
 func (u *Uplink) Request() {
+	u.restarts.reset()
 	switch u.state {
 	case StateDown:
-		u.log.Info("request ignored: uplink down")
+		u.log.Info("request: waiting for the uplink")
 	case StateBound, StateRenewing, StateRebinding:
 		u.reboot()
 	default:
-		u.solicit()
+		// The operator asked: no Solicit delay (SOL_MAX_DELAY spreads the
+		// clients of a link that all start at once, RFC 8415 section
+		// 18.2.1) and no wait from earlier failures.
+		u.solicitAfter(0)
 	}
 }
 
@@ -185,7 +191,7 @@ func (u *Uplink) Release(done func()) {
 func (u *Uplink) released() {
 	u.Remove()
 	for _, ia := range u.ias {
-		ia.held = lease.IA{IAID: ia.cfg.IAID}
+		ia.held, ia.retiring = lease.IA{IAID: ia.cfg.IAID}, nil
 	}
 	u.server = nil
 	u.save()
@@ -270,3 +276,6 @@ func (u *Uplink) ia(iaid uint32) *iaState {
 }
 
 func xidAttr(xid [3]byte) slog.Attr { return slog.String("xid", hex.EncodeToString(xid[:])) }
+
+// iaidAttr logs an IAID in hex, as the lease file and dhcp6leasectl show it.
+func iaidAttr(iaid uint32) slog.Attr { return slog.String("iaid", fmt.Sprintf("%#08x", iaid)) }

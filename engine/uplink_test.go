@@ -183,7 +183,7 @@ func TestRequestReplyBinds(t *testing.T) {
 			route("set-route", iaid1, "2001:db8:1::/63"),
 			{op: "save", lease: lease.Lease{ServerID: []byte(serverA), IAs: []lease.IA{{
 				IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: 200, Valid: 300,
-				Bound: time.Now(), T1: 100, T2: 160,
+				Bound: time.Now(), T1: 100, T2: 160, Downstreams: []string{"lan0", "lan1"},
 			}}}},
 		}
 		if diff := cmp.Diff(want, ops(h.take()), cmpCalls()); diff != "" {
@@ -341,23 +341,35 @@ func TestRenewRefreshes(t *testing.T) {
 
 func TestRenewTimes(t *testing.T) {
 	inf := dhcp6.Infinity
+	const s = time.Second
 	tests := []struct {
-		t1, t2, preferred uint32
-		want1, want2      time.Duration
+		name                     string
+		t1, t2, preferred, valid uint32
+		want1, want2             time.Duration
 	}{
-		{100, 160, 200, 100 * time.Second, 160 * time.Second},
-		{0, 0, 1000, 500 * time.Second, 800 * time.Second},
-		{0, 0, 1, time.Second, time.Second}, // 0.5 s and 0.8 s: not below 1 s
-		{0, 0, 0, time.Second, time.Second},
-		{0, 0, inf, lease.Forever, lease.Forever},
-		{inf, inf, 100, lease.Forever, lease.Forever},
-		{100, 0, 1000, 100 * time.Second, 800 * time.Second},
+		{"the server's", 100, 160, 200, 300, 100 * s, 160 * s},
+		// RFC 8415 section 14.2: T1 = T2 = 0 leaves them to the client,
+		// 0.5 and 0.8 of the preferred lifetime (section 21.21).
+		{"the client's", 0, 0, 1000, 2000, 500 * s, 800 * s},
+		{"only T2 the client's", 100, 0, 1000, 2000, 100 * s, 800 * s},
+		{"deprecated: from the valid lifetime", 0, 0, 0, 1000, 500 * s, 800 * s},
+		{"not below 1 s", 0, 0, 1, 1, s, 2 * s},
+		{"infinite", 0, 0, inf, inf, lease.Forever, lease.Forever},
+		{"infinite timers", inf, inf, 100, inf, lease.Forever, lease.Forever},
+		// Past the valid lifetime the lease would end unrenewed (section
+		// 18.2.5: Rebind until the valid lifetime ends).
+		{"T1 beyond valid", 5000, 8000, 1000, 2000, 1000 * s, 1600 * s},
+		{"T2 beyond valid", 500, 8000, 1000, 2000, 500 * s, 1600 * s},
+		{"infinite timers, finite valid", inf, inf, 1000, 2000, 1000 * s, 1600 * s},
+		// T1 = T2 leaves no time for the Renew (section 18.2.4).
+		{"T1 = T2", 800, 800, 1000, 2000, 500 * s, 800 * s},
+		{"T1 above the client's T2", 900, 0, 1000, 2000, 500 * s, 800 * s},
 	}
 	for _, tt := range tests {
-		t1, t2 := renewTimes(lease.IA{T1: tt.t1, T2: tt.t2, Preferred: tt.preferred})
+		t1, t2 := renewTimes(lease.IA{T1: tt.t1, T2: tt.t2, Preferred: tt.preferred, Valid: tt.valid})
 		if t1 != tt.want1 || t2 != tt.want2 {
-			t.Errorf("T1 %d, T2 %d, preferred %d: got %v, %v; want %v, %v",
-				tt.t1, tt.t2, tt.preferred, t1, t2, tt.want1, tt.want2)
+			t.Errorf("%s: T1 %d, T2 %d, preferred %d, valid %d: got %v, %v; want %v, %v",
+				tt.name, tt.t1, tt.t2, tt.preferred, tt.valid, t1, t2, tt.want1, tt.want2)
 		}
 	}
 }
@@ -393,6 +405,7 @@ func TestRebooting(t *testing.T) {
 	t.Run("falls back to Solicit after 10 s keeping the addresses", func(t *testing.T) {
 		bubble(t, heldLease, func(h *harness) {
 			t := h.t
+			h.take() // the restored addresses, TestRestore
 			h.u.SetReady(true)
 			h.wantState(StateRebooting)
 			h.run(10 * time.Second)
@@ -493,9 +506,11 @@ func TestRequestMaxCount(t *testing.T) {
 		if tx[10].tx.Type != dhcp6.Solicit {
 			t.Errorf("message 11: %v, want Solicit", tx[10].tx.Type)
 		}
-		// The Solicit follows the last Request's RT, capped at REQ_MAX_RT.
-		if gap := tx[10].at - tx[9].at; gap < 27*time.Second || gap > 33*time.Second {
-			t.Errorf("Solicit %v after the last Request, want REQ_MAX_RT (30 s) +-10%%", gap)
+		// The Solicit follows the last Request's RT, capped at REQ_MAX_RT,
+		// and a restart wait of SOL_TIMEOUT (RFC 8415 section 15, continued
+		// across Solicit exchanges).
+		if gap := tx[10].at - tx[9].at; gap < 27900*time.Millisecond || gap > 34100*time.Millisecond {
+			t.Errorf("Solicit %v after the last Request, want REQ_MAX_RT (30 s) + SOL_TIMEOUT (1 s), +-10%% each", gap)
 		}
 		h.wantState(StateInit)
 	})
@@ -614,7 +629,7 @@ func TestStatusCodes(t *testing.T) {
 				route("set-route", iaid2, "2001:db8:100::/56"),
 				{op: "save", lease: lease.Lease{ServerID: []byte(serverA), IAs: []lease.IA{{
 					IAID: iaid2, Prefix: netip.MustParsePrefix("2001:db8:100::/56"), Preferred: 200, Valid: 300,
-					Bound: time.Now(), T1: 100, T2: 160,
+					Bound: time.Now(), T1: 100, T2: 160, Downstreams: []string{"guest0"},
 				}}}},
 			}
 			if diff := cmp.Diff(want, ops(h.take()), cmpCalls()); diff != "" {
@@ -686,12 +701,13 @@ func TestStatusCodes(t *testing.T) {
 			h.u.receive(adv)
 			h.u.receive(answer(dhcp6.Reply, h.last(dhcp6.Request), serverA, withStatus(iapd(iaid1, 0, 0), dhcp6.StatusNoPrefixAvail)))
 			h.wantState(StateInit)
-			// RFC 8415 section 14.1: not sooner than SOL_TIMEOUT after the
-			// previous Solicit.
+			// RFC 8415 sections 14.1 and 15: not sooner than SOL_TIMEOUT
+			// (+-10%) after the previous Solicit.
 			h.take()
-			h.run(time.Second)
-			if tx := sent(h.take()); len(tx) != 1 || tx[0].tx.Type != dhcp6.Solicit || tx[0].at != time.Second {
-				h.t.Errorf("sent %+v, want one Solicit at 1 s", tx)
+			h.run(1100 * time.Millisecond)
+			if tx := sent(h.take()); len(tx) != 1 || tx[0].tx.Type != dhcp6.Solicit ||
+				tx[0].at < 900*time.Millisecond || tx[0].at > 1100*time.Millisecond {
+				h.t.Errorf("sent %+v, want one Solicit after 0.9 to 1.1 s", tx)
 			}
 		})
 	})

@@ -164,7 +164,7 @@ func (u *Uplink) checkPrefix(ia *iaState, p dhcp6.IAPrefix) DropReason {
 		return DropPrefixLen
 	case p.Preferred > p.Valid:
 		return DropPrefixLifetimes
-	case p.Valid == 0 && prefixOf(p) != ia.held.Prefix:
+	case p.Valid == 0 && !ia.holdsPrefix(prefixOf(p)):
 		return DropPrefixUnheld
 	}
 	return ""

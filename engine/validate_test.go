@@ -183,18 +183,18 @@ func TestDropParts(t *testing.T) {
 			iaprefix("2001:db8:9::/63", 0, 0),
 			good,
 		)},
-		want: []lease.IA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: 200, Valid: 300, T1: 100, T2: 160}},
+		want: []lease.IA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: 200, Valid: 300, T1: 100, T2: 160, Downstreams: []string{"lan0", "lan1"}}},
 		wantDrops: map[DropReason]uint64{
 			DropPrefixLen: 2, DropPrefixLifetimes: 1, DropPrefixUnheld: 1,
 		},
 	}, {
 		name: "host bits are cleared",
 		pds:  []dhcp6.IAPD{iapd(iaid1, 100, 160, iaprefix("2001:db8:1::5/63", 200, 300))},
-		want: []lease.IA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: 200, Valid: 300, T1: 100, T2: 160}},
+		want: []lease.IA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: 200, Valid: 300, T1: 100, T2: 160, Downstreams: []string{"lan0", "lan1"}}},
 	}, {
 		name: "infinite lifetimes",
 		pds:  []dhcp6.IAPD{iapd(iaid1, 0, 0, iaprefix("2001:db8:1::/63", dhcp6.Infinity, dhcp6.Infinity))},
-		want: []lease.IA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: dhcp6.Infinity, Valid: dhcp6.Infinity}},
+		want: []lease.IA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63"), Preferred: dhcp6.Infinity, Valid: dhcp6.Infinity, Downstreams: []string{"lan0", "lan1"}}},
 	}, {
 		name: "IA_PDs",
 		pds: []dhcp6.IAPD{
@@ -203,7 +203,7 @@ func TestDropParts(t *testing.T) {
 			iapd(iaid2, 100, 0, iaprefix("2001:db8:100::/56", 200, 300)), // T2 0: client's choice
 			iapd(iaid2, 100, 160, iaprefix("2001:db8:200::/56", 200, 300)),
 		},
-		want: []lease.IA{{IAID: iaid2, Prefix: netip.MustParsePrefix("2001:db8:100::/56"), Preferred: 200, Valid: 300, T1: 100}},
+		want: []lease.IA{{IAID: iaid2, Prefix: netip.MustParsePrefix("2001:db8:100::/56"), Preferred: 200, Valid: 300, T1: 100, Downstreams: []string{"guest0"}}},
 		wantDrops: map[DropReason]uint64{
 			DropIATimes: 1, DropIAUnknown: 1, DropIARepeated: 1,
 		},

@@ -60,7 +60,7 @@ func sendTo(conn *os.File, b []byte, ifindex int) error {
 
 // buildMessage encodes a client message as SPEC 6 lists its options:
 // Client ID, Server ID (Request, Renew, Release), one IA_PD per IA with
-// T1 = T2 = 0 and one IA_PREFIX, ORO with SOL_MAX_RT and INF_MAX_RT
+// T1 = T2 = 0 and an IA_PREFIX per prefix, ORO with SOL_MAX_RT and INF_MAX_RT
 // (RFC 8415 section 18.2: required in Solicit, Request, Renew, Rebind),
 // Elapsed Time, Rapid Commit in Solicit when configured.
 func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
@@ -85,15 +85,20 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 		m.ServerIDs = [][]byte{t.ServerId}
 	}
 	for _, ia := range t.Ias {
-		m.IAPDs = append(m.IAPDs, dhcp6.IAPD{
-			IAID: ia.Iaid,
-			Prefixes: []dhcp6.IAPrefix{{
-				Preferred: ia.Preferred,
-				Valid:     ia.Valid,
-				PrefixLen: uint8(ia.PrefixLen),
-				Prefix:    netip.AddrFrom16([16]byte(ia.Prefix)),
-			}},
-		})
+		p := dhcp6.IAPrefix{
+			Preferred: ia.Preferred,
+			Valid:     ia.Valid,
+			PrefixLen: uint8(ia.PrefixLen),
+			Prefix:    netip.AddrFrom16([16]byte(ia.Prefix)),
+		}
+		// An IA with several prefixes (one retiring while the server
+		// renumbers) comes as consecutive entries of one IAID: one IA_PD
+		// with an IA Prefix option each (RFC 8415 section 21.21).
+		if n := len(m.IAPDs); n > 0 && m.IAPDs[n-1].IAID == ia.Iaid {
+			m.IAPDs[n-1].Prefixes = append(m.IAPDs[n-1].Prefixes, p)
+			continue
+		}
+		m.IAPDs = append(m.IAPDs, dhcp6.IAPD{IAID: ia.Iaid, Prefixes: []dhcp6.IAPrefix{p}})
 	}
 	return m.Marshal()
 }

@@ -49,6 +49,18 @@ func TestBuildMessage(t *testing.T) {
 			ServerId: server, Ias: []*pb.TransmitIA{transmitIA(7, "2001:db8:100::/56", 30, 60)}},
 		want: dhcp6.Message{Type: dhcp6.Rebind, TransactionID: [3]byte{7, 8, 9}, ClientID: testDUID,
 			IAPDs: []dhcp6.IAPD{hint(7, "2001:db8:100::/56", 30, 60)}, ORO: oro, ElapsedTime: 0xffff, HasElapsed: true},
+	}, {
+		// A retiring prefix goes in the IA_PD of its IA, after the current
+		// one (RFC 8415 section 18.2.4: every prefix of the IA).
+		name: "renew with a retiring prefix",
+		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.Renew), Xid: []byte{1, 1, 1}, ServerId: server,
+			Ias: []*pb.TransmitIA{transmitIA(7, "2001:db8:200::/56", 0, 0), transmitIA(7, "2001:db8:100::/56", 0, 0),
+				transmitIA(8, "2001:db8:300::/56", 0, 0)}},
+		want: dhcp6.Message{Type: dhcp6.Renew, TransactionID: [3]byte{1, 1, 1}, ClientID: testDUID, ServerIDs: [][]byte{server},
+			IAPDs: []dhcp6.IAPD{
+				{IAID: 7, Prefixes: append(hint(7, "2001:db8:200::/56", 0, 0).Prefixes, hint(7, "2001:db8:100::/56", 0, 0).Prefixes...)},
+				hint(8, "2001:db8:300::/56", 0, 0),
+			}, ORO: oro, HasElapsed: true},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

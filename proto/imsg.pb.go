@@ -381,6 +381,8 @@ type LeaseIA struct {
 	BoundUnix     int64                  `protobuf:"varint,6,opt,name=bound_unix,json=boundUnix,proto3" json:"bound_unix,omitempty"` // seconds; 0 if unknown
 	T1            uint32                 `protobuf:"varint,7,opt,name=t1,proto3" json:"t1,omitempty"`
 	T2            uint32                 `protobuf:"varint,8,opt,name=t2,proto3" json:"t2,omitempty"`
+	Retiring      bool                   `protobuf:"varint,9,opt,name=retiring,proto3" json:"retiring,omitempty"`       // an earlier prefix of the IA, deprecated until it ends
+	Downstreams   []string               `protobuf:"bytes,10,rep,name=downstreams,proto3" json:"downstreams,omitempty"` // the IA's downstream interfaces when bound
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -469,6 +471,20 @@ func (x *LeaseIA) GetT2() uint32 {
 		return x.T2
 	}
 	return 0
+}
+
+func (x *LeaseIA) GetRetiring() bool {
+	if x != nil {
+		return x.Retiring
+	}
+	return false
+}
+
+func (x *LeaseIA) GetDownstreams() []string {
+	if x != nil {
+		return x.Downstreams
+	}
+	return nil
 }
 
 type OpenUDP struct {
@@ -1310,7 +1326,7 @@ const file_imsg_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05value:\x028\x01\"Q\n" +
 	"\x05Lease\x12\x1b\n" +
 	"\tserver_id\x18\x01 \x01(\fR\bserverId\x12+\n" +
-	"\x03ias\x18\x02 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\x03ias\"\xc7\x01\n" +
+	"\x03ias\x18\x02 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\x03ias\"\x85\x02\n" +
 	"\aLeaseIA\x12\x12\n" +
 	"\x04iaid\x18\x01 \x01(\rR\x04iaid\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1d\n" +
@@ -1321,7 +1337,10 @@ const file_imsg_proto_rawDesc = "" +
 	"\n" +
 	"bound_unix\x18\x06 \x01(\x03R\tboundUnix\x12\x0e\n" +
 	"\x02t1\x18\a \x01(\rR\x02t1\x12\x0e\n" +
-	"\x02t2\x18\b \x01(\rR\x02t2\";\n" +
+	"\x02t2\x18\b \x01(\rR\x02t2\x12\x1a\n" +
+	"\bretiring\x18\t \x01(\bR\bretiring\x12 \n" +
+	"\vdownstreams\x18\n" +
+	" \x03(\tR\vdownstreams\";\n" +
 	"\aOpenUDP\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\"m\n" +

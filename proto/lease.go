@@ -19,6 +19,7 @@ func LeaseToPB(l lease.Lease) *Lease {
 		out.Ias = append(out.Ias, &LeaseIA{
 			Iaid: ia.IAID, Prefix: ia.Prefix.Addr().AsSlice(), PrefixLen: uint32(ia.Prefix.Bits()),
 			Preferred: ia.Preferred, Valid: ia.Valid, BoundUnix: bound, T1: ia.T1, T2: ia.T2,
+			Retiring: ia.Retiring, Downstreams: ia.Downstreams,
 		})
 	}
 	return out
@@ -35,6 +36,7 @@ func LeaseFromPB(l *Lease) lease.Lease {
 		out.IAs = append(out.IAs, lease.IA{
 			IAID: ia.Iaid, Prefix: netip.PrefixFrom(netip.AddrFrom16([16]byte(ia.Prefix)), int(ia.PrefixLen)),
 			Preferred: ia.Preferred, Valid: ia.Valid, Bound: bound, T1: ia.T1, T2: ia.T2,
+			Retiring: ia.Retiring, Downstreams: ia.Downstreams,
 		})
 	}
 	return out

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 )
 
 // Bounds every receiver enforces (SPEC 3). They follow the protocol's own
@@ -14,8 +16,11 @@ const (
 	maxDUID    = 130
 	maxPayload = 65535
 	maxIAs     = 32
-	maxIfname  = 15 // IFNAMSIZ - 1
-	maxConfig  = 60 << 10
+	// maxPrefixes bounds the prefixes of an uplink: each IA's current one
+	// and its retiring ones.
+	maxPrefixes = maxIAs * (1 + lease.MaxRetiring)
+	maxIfname   = 15 // IFNAMSIZ - 1
+	maxConfig   = 60 << 10
 )
 
 func checkIfname(what, name string) error {
@@ -72,12 +77,20 @@ func (l *Lease) Validate() error {
 	if err := checkDUID("lease server", l.ServerId, false); err != nil {
 		return err
 	}
-	if len(l.Ias) > maxIAs {
-		return fmt.Errorf("lease: %d IAs", len(l.Ias))
+	if len(l.Ias) > maxPrefixes {
+		return fmt.Errorf("lease: %d IA prefixes", len(l.Ias))
 	}
 	for _, ia := range l.Ias {
 		if err := checkAddr("lease IA", ia.Prefix, ia.PrefixLen); err != nil {
 			return err
+		}
+		if len(ia.Downstreams) > maxIAs*maxIAs {
+			return fmt.Errorf("lease IA: %d downstreams", len(ia.Downstreams))
+		}
+		for _, d := range ia.Downstreams {
+			if err := checkIfname("lease IA downstream", d); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -140,8 +153,8 @@ func (t *Transmit) Validate() error {
 	if err := checkDUID("transmit server", t.ServerId, false); err != nil {
 		return err
 	}
-	if len(t.Ias) > maxIAs {
-		return fmt.Errorf("transmit: %d IAs", len(t.Ias))
+	if len(t.Ias) > maxPrefixes {
+		return fmt.Errorf("transmit: %d IA prefixes", len(t.Ias))
 	}
 	for _, ia := range t.Ias {
 		if err := checkAddr("transmit IA", ia.Prefix, ia.PrefixLen); err != nil {
@@ -198,7 +211,7 @@ func (e *Event) Validate() error {
 	if err := checkDUID("event server", e.Server, false); err != nil {
 		return err
 	}
-	if len(e.Prefixes) > maxIAs || len(e.OldPrefixes) > maxIAs {
+	if len(e.Prefixes) > maxPrefixes || len(e.OldPrefixes) > maxPrefixes {
 		return fmt.Errorf("event: %d/%d prefixes", len(e.Prefixes), len(e.OldPrefixes))
 	}
 	for _, ia := range append(e.Prefixes, e.OldPrefixes...) {
@@ -206,8 +219,9 @@ func (e *Event) Validate() error {
 			return err
 		}
 	}
-	// Every entry of every IA, at most: 32 IAs of 32 downstreams.
-	if len(e.Downstreams) > maxIAs*maxIAs || len(e.OldDownstreams) > maxIAs*maxIAs {
+	// Every entry of every prefix, at most: 32 IAs of 32 downstreams, in
+	// each IA's current and retiring prefixes.
+	if len(e.Downstreams) > maxPrefixes*maxIAs || len(e.OldDownstreams) > maxPrefixes*maxIAs {
 		return fmt.Errorf("event: %d/%d downstreams", len(e.Downstreams), len(e.OldDownstreams))
 	}
 	for _, d := range append(e.Downstreams, e.OldDownstreams...) {

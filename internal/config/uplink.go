@@ -15,10 +15,18 @@ func (c *Config) Uplink(name string) *Uplink {
 func (u *Uplink) Downstreams() []string {
 	var names []string
 	for _, ia := range u.IAs {
-		for _, e := range ia.Entries {
-			if e.Name != "" {
-				names = append(names, e.Name)
-			}
+		names = append(names, ia.Downstreams()...)
+	}
+	return names
+}
+
+// Downstreams returns the names of ia's downstream interfaces, without
+// reserves, in plan order.
+func (ia *IA) Downstreams() []string {
+	var names []string
+	for _, e := range ia.Entries {
+		if e.Name != "" {
+			names = append(names, e.Name)
 		}
 	}
 	return names

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +23,16 @@ import (
 
 // header is the first line Write puts in every lease file: the grammar of
 // the lines that follow, for the operator reading it.
-const header = "# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S\n"
+const header = "# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S [retiring] [boot ID+S] [for IF,...]\n"
 
-// maxLine bounds one line. The longest valid line is a "server" line with a
-// 130-octet DUID (267 bytes); anything much longer is garbage.
-const maxLine = 512
+// maxLine bounds one line: an ia_pd line with its "for" list of
+// downstreams, which the writer shortens to fit.
+const maxLine = 4096
+
+// MaxRetiring bounds the retiring prefixes an IA_PD keeps beside its
+// current one: a server that renumbers in a loop cannot make the client
+// hold more.
+const MaxRetiring = 3
 
 // DUID length bounds (RFC 8415 section 11.1: a 2-octet type code followed by
 // 1 to 128 octets).
@@ -63,7 +70,6 @@ func (e *SyntaxError) Error() string {
 func Parse(r io.Reader) (Lease, error) {
 	var (
 		l      Lease
-		seen   = make(map[uint32]bool)
 		br     = bufio.NewReaderSize(r, maxLine)
 		lineno int
 	)
@@ -81,14 +87,14 @@ func Parse(r io.Reader) (Lease, error) {
 		case err != nil:
 			return Lease{}, err
 		}
-		if err := l.parseLine(string(b), seen); err != nil {
+		if err := l.parseLine(string(b)); err != nil {
 			return Lease{}, &SyntaxError{Line: lineno, Msg: err.Error()}
 		}
 	}
 }
 
 // parseLine adds one line's content to l. seen holds the IAIDs so far.
-func (l *Lease) parseLine(line string, seen map[uint32]bool) error {
+func (l *Lease) parseLine(line string) error {
 	f := strings.Fields(line)
 	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 		return nil
@@ -114,14 +120,9 @@ func (l *Lease) parseLine(line string, seen map[uint32]bool) error {
 		if err != nil {
 			return fmt.Errorf("ia_pd: %w", err)
 		}
-		if seen[ia.IAID] {
-			return fmt.Errorf("ia_pd: duplicate IAID %#08x", ia.IAID)
+		if err := l.add(ia); err != nil {
+			return fmt.Errorf("ia_pd: %w", err)
 		}
-		if len(l.IAs) == config.MaxIAs {
-			return fmt.Errorf("ia_pd: more than %d IAs", config.MaxIAs)
-		}
-		seen[ia.IAID] = true
-		l.IAs = append(l.IAs, ia)
 	default:
 		return fmt.Errorf("unknown keyword %q", f[0])
 	}
@@ -157,7 +158,13 @@ func parseIA(f []string) (IA, error) {
 			return IA{}, err
 		}
 		ia.IAID, ia.Prefix = uint32(id), p
-	case 12:
+	default:
+		if len(f) < 12 {
+			return IA{}, fmt.Errorf("want 12 fields (or OpenBSD's 3), got %d", len(f))
+		}
+		if err := ia.parseAttributes(f[12:]); err != nil {
+			return IA{}, err
+		}
 		for i, kw := range [...]string{"preferred", "valid", "bound", "t1", "t2"} {
 			if f[2+2*i] != kw {
 				return IA{}, fmt.Errorf("want %q, got %q", kw, f[2+2*i])
@@ -185,10 +192,77 @@ func parseIA(f []string) (IA, error) {
 			return IA{}, fmt.Errorf("bound: %w", err)
 		}
 		ia.Bound = t.UTC().Truncate(time.Second)
-	default:
-		return IA{}, fmt.Errorf("want 12 fields (or OpenBSD's 3), got %d", len(f))
 	}
 	return ia, ia.check()
+}
+
+// parseAttributes parses what follows t2 on an ia_pd line: "retiring",
+// "boot ID+SECONDS" and "for IF,IF,...", in any order, each at most once.
+func (ia *IA) parseAttributes(f []string) error {
+	seen := make(map[string]bool)
+	for i := 0; i < len(f); i++ {
+		kw := f[i]
+		if seen[kw] {
+			return fmt.Errorf("%s given twice", kw)
+		}
+		seen[kw] = true
+		if kw == "retiring" {
+			ia.Retiring = true
+			continue
+		}
+		if kw != "boot" && kw != "for" {
+			return fmt.Errorf("unknown attribute %q", kw)
+		}
+		if i+1 == len(f) {
+			return fmt.Errorf("%s: value missing", kw)
+		}
+		i++
+		if kw == "for" {
+			ia.Downstreams = strings.Split(f[i], ",")
+			if slices.Contains(ia.Downstreams, "") {
+				return fmt.Errorf("for %q: empty interface name", f[i])
+			}
+			continue
+		}
+		id, secs, ok := strings.Cut(f[i], "+")
+		v, err := strconv.ParseUint(secs, 10, 32)
+		if !ok || id == "" || err != nil {
+			return fmt.Errorf("boot %q: want ID+SECONDS", f[i])
+		}
+		ia.Boot = Boot{ID: id, Time: time.Duration(v) * time.Second}
+	}
+	return nil
+}
+
+// add appends ia to l: at most one current prefix per IAID and MaxIAs of
+// them, at most MaxRetiring retiring ones per IAID, no prefix twice in an
+// IAID.
+func (l *Lease) add(ia IA) error {
+	current, retiring := 0, 0
+	for _, o := range l.IAs {
+		if o.IAID != ia.IAID {
+			if !o.Retiring {
+				current++
+			}
+			continue
+		}
+		switch {
+		case o.Prefix == ia.Prefix:
+			return fmt.Errorf("IAID %#08x: %v twice", ia.IAID, ia.Prefix)
+		case !o.Retiring && !ia.Retiring:
+			return fmt.Errorf("duplicate IAID %#08x", ia.IAID)
+		case o.Retiring:
+			retiring++
+		}
+	}
+	switch {
+	case !ia.Retiring && current == config.MaxIAs:
+		return fmt.Errorf("more than %d IAs", config.MaxIAs)
+	case ia.Retiring && retiring == MaxRetiring:
+		return fmt.Errorf("IAID %#08x: more than %d retiring prefixes", ia.IAID, MaxRetiring)
+	}
+	l.IAs = append(l.IAs, ia)
+	return nil
 }
 
 func parseSeconds(s string) (uint32, error) {
@@ -228,6 +302,13 @@ func (ia IA) check() error {
 		return fmt.Errorf("IAID %#08x: T1 %d above T2 %d", ia.IAID, ia.T1, ia.T2)
 	case ia.Bound.Year() < 0 || ia.Bound.Year() > 9999:
 		return fmt.Errorf("bound %v: year outside RFC 3339", ia.Bound)
+	case ia.Boot.ID != "" && (strings.ContainsAny(ia.Boot.ID, "+ \t\r\n") || ia.Boot.Time < 0 || ia.Boot.Time/time.Second > math.MaxUint32):
+		return fmt.Errorf("boot %q+%v: not an ID and a time", ia.Boot.ID, ia.Boot.Time)
+	}
+	for _, n := range ia.Downstreams {
+		if n == "" || strings.ContainsAny(n, ", \t\r\n") {
+			return fmt.Errorf("downstream %q: not an interface name", n)
+		}
 	}
 	return nil
 }
@@ -253,23 +334,43 @@ func (l Lease) WriteTo(w io.Writer) (int64, error) {
 		}
 		fmt.Fprintf(&b, "server %x\n", l.ServerID)
 	}
-	if len(l.IAs) > config.MaxIAs {
-		return 0, fmt.Errorf("%d IAs: at most %d", len(l.IAs), config.MaxIAs)
-	}
-	seen := make(map[uint32]bool)
+	var checked Lease
 	for _, ia := range l.IAs {
 		if err := ia.check(); err != nil {
 			return 0, err
 		}
-		if seen[ia.IAID] {
-			return 0, fmt.Errorf("duplicate IAID %#08x", ia.IAID)
+		if err := checked.add(ia); err != nil {
+			return 0, err
 		}
-		seen[ia.IAID] = true
-		fmt.Fprintf(&b, "ia_pd %#08x %v preferred %s valid %s bound %s t1 %s t2 %s\n",
-			ia.IAID, ia.Prefix, formatSeconds(ia.Preferred), formatSeconds(ia.Valid),
-			ia.Bound.UTC().Format(time.RFC3339), formatSeconds(ia.T1), formatSeconds(ia.T2))
+		ia.appendLine(&b)
 	}
 	return b.WriteTo(w)
+}
+
+// appendLine writes ia's line. Its "for" list is cut short, at a whole
+// name, where the line would pass maxLine: the names only help to match the
+// IA to its configuration, which a long list's first names do as well.
+func (ia IA) appendLine(b *bytes.Buffer) {
+	line := fmt.Sprintf("ia_pd %#08x %v preferred %s valid %s bound %s t1 %s t2 %s",
+		ia.IAID, ia.Prefix, formatSeconds(ia.Preferred), formatSeconds(ia.Valid),
+		ia.Bound.UTC().Format(time.RFC3339), formatSeconds(ia.T1), formatSeconds(ia.T2))
+	if ia.Retiring {
+		line += " retiring"
+	}
+	if ia.Boot.ID != "" {
+		line += fmt.Sprintf(" boot %s+%d", ia.Boot.ID, ia.Boot.Time/time.Second)
+	}
+	var names []string
+	for _, n := range ia.Downstreams {
+		if len(line)+len(" for ")+len(strings.Join(append(names, n), ","))+1 > maxLine {
+			break
+		}
+		names = append(names, n)
+	}
+	if len(names) > 0 {
+		line += " for " + strings.Join(names, ",")
+	}
+	b.WriteString(line + "\n")
 }
 
 // Read parses the lease file at path. A file that does not exist is no

@@ -3,9 +3,11 @@ package lease
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,9 +24,10 @@ var cmpLease = cmp.Options{cmpopts.EquateComparable(netip.Prefix{}), cmpopts.Equ
 var bound = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // golden is the exact file WriteTo produces for goldenLease.
-const golden = `# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S
+const golden = `# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S [retiring] [boot ID+S] [for IF,...]
 server 000100012c3b4d5e001122334455
-ia_pd 0x1a2b3c4d 2001:db8:1200::/56 preferred 3600 valid 7200 bound 2026-05-01T12:00:00Z t1 1800 t2 2880
+ia_pd 0x1a2b3c4d 2001:db8:1200::/56 preferred 3600 valid 7200 bound 2026-05-01T12:00:00Z t1 1800 t2 2880 boot 5b1f6a52-7c3e-4f0e-9d2a-1c0f2b3a4d5e+86400 for lan0,lan1
+ia_pd 0x1a2b3c4d 2001:db8:3400::/56 preferred 0 valid 3000 bound 2026-05-01T12:00:00Z t1 1800 t2 2880 retiring for lan0,lan1
 ia_pd 0x00000007 2001:db8:ff00::/48 preferred infinity valid infinity bound 2026-05-01T12:00:00Z t1 0 t2 0
 `
 
@@ -32,7 +35,12 @@ var goldenLease = Lease{
 	ServerID: []byte{0x00, 0x01, 0x00, 0x01, 0x2c, 0x3b, 0x4d, 0x5e, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55},
 	IAs: []IA{
 		{IAID: 0x1a2b3c4d, Prefix: netip.MustParsePrefix("2001:db8:1200::/56"),
-			Preferred: 3600, Valid: 7200, Bound: bound, T1: 1800, T2: 2880},
+			Preferred: 3600, Valid: 7200, Bound: bound, T1: 1800, T2: 2880,
+			Boot:        Boot{ID: "5b1f6a52-7c3e-4f0e-9d2a-1c0f2b3a4d5e", Time: 24 * time.Hour},
+			Downstreams: []string{"lan0", "lan1"}},
+		{IAID: 0x1a2b3c4d, Prefix: netip.MustParsePrefix("2001:db8:3400::/56"),
+			Preferred: 0, Valid: 3000, Bound: bound, T1: 1800, T2: 2880, Retiring: true,
+			Downstreams: []string{"lan0", "lan1"}},
 		{IAID: 7, Prefix: netip.MustParsePrefix("2001:db8:ff00::/48"),
 			Preferred: 0xffffffff, Valid: 0xffffffff, Bound: bound},
 	},
@@ -57,6 +65,12 @@ func TestWriteToGolden(t *testing.T) {
 	if diff := cmp.Diff(goldenLease, l, cmpLease); diff != "" {
 		t.Errorf("Parse(golden) (-want +got):\n%s", diff)
 	}
+}
+
+// retiring returns a retiring ia_pd line of IAID 1 with the n-th /56
+// after 2001:db8:1200::/56.
+func retiring(n int) string {
+	return fmt.Sprintf("ia_pd 0x00000001 2001:db8:12%02x::/56 preferred 0 valid 7200 bound 2026-05-01T12:00:00Z t1 1800 t2 2880 retiring\n", n)
 }
 
 func TestParse(t *testing.T) {
@@ -110,6 +124,33 @@ func TestParse(t *testing.T) {
 		{name: "garbage", in: "\x00\x01\x02\xff\n", errLine: 1},
 		{name: "unknown keyword", in: ours + "lease 1\n", errLine: 2},
 		{name: "duplicate IAID", in: ours + "ia_pd 1 2001:db8:1300:: 56\n", errLine: 2},
+		{
+			name: "attributes in any order",
+			in:   strings.TrimSuffix(ours, "\n") + " for lan0 retiring boot b+7\n",
+			want: Lease{IAs: []IA{func() IA {
+				ia := held
+				ia.Downstreams, ia.Retiring, ia.Boot = []string{"lan0"}, true, Boot{ID: "b", Time: 7 * time.Second}
+				return ia
+			}()}},
+		},
+		{
+			name: "a retiring prefix beside the current one",
+			in:   ours + strings.Replace(ours, "1200::/56", "1300::/56", 1)[:len(ours)-1] + " retiring\n",
+			want: Lease{IAs: []IA{held, func() IA {
+				ia := held
+				ia.Prefix, ia.Retiring = netip.MustParsePrefix("2001:db8:1300::/56"), true
+				return ia
+			}()}},
+		},
+		{name: "two current prefixes of an IAID", in: ours + strings.Replace(ours, "1200::/56", "1300::/56", 1), errLine: 2},
+		{name: "one prefix twice in an IAID", in: ours + ours[:len(ours)-1] + " retiring\n", errLine: 2},
+		{name: "too many retiring prefixes", in: ours + retiring(1) + retiring(2) + retiring(3) + retiring(4), errLine: 5},
+		{name: "attribute twice", in: strings.TrimSuffix(ours, "\n") + " retiring retiring\n", errLine: 1},
+		{name: "unknown attribute", in: strings.TrimSuffix(ours, "\n") + " stale\n", errLine: 1},
+		{name: "for without names", in: strings.TrimSuffix(ours, "\n") + " for\n", errLine: 1},
+		{name: "for with an empty name", in: strings.TrimSuffix(ours, "\n") + " for lan0,,lan1\n", errLine: 1},
+		{name: "boot without seconds", in: strings.TrimSuffix(ours, "\n") + " boot abc\n", errLine: 1},
+		{name: "boot with negative seconds", in: strings.TrimSuffix(ours, "\n") + " boot abc+-1\n", errLine: 1},
 		{name: "duplicate server", in: "server 00030001aabbccddeeff\nserver 00030001aabbccddeeff\n", errLine: 2},
 		{name: "server odd hex", in: "server 0003000\n", errLine: 1},
 		{name: "server too short", in: "server 0003\n", errLine: 1},
@@ -180,7 +221,17 @@ func TestWriteToRefusesWhatParseRefuses(t *testing.T) {
 		{"duplicate IAID", Lease{IAs: []IA{ok, ok}}},
 		{"preferred above valid", Lease{IAs: []IA{{IAID: 1, Prefix: ok.Prefix, Preferred: 2, Valid: 1}}}},
 		{"year 10000", Lease{IAs: []IA{{IAID: 1, Prefix: ok.Prefix, Bound: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}}},
-		{"33 IAs", Lease{IAs: make([]IA, 33)}},
+		{"33 IAs", Lease{IAs: func() []IA {
+			ias := make([]IA, 33)
+			for i := range ias {
+				ias[i] = IA{IAID: uint32(i), Prefix: ok.Prefix, Bound: bound}
+			}
+			return ias
+		}()}},
+		{"a downstream with a space", Lease{IAs: []IA{{IAID: 1, Prefix: ok.Prefix, Downstreams: []string{"lan 0"}}}}},
+		{"a downstream with a comma", Lease{IAs: []IA{{IAID: 1, Prefix: ok.Prefix, Downstreams: []string{"lan0,lan1"}}}}},
+		{"a boot ID with a plus", Lease{IAs: []IA{{IAID: 1, Prefix: ok.Prefix, Boot: Boot{ID: "a+b"}}}}},
+		{"a retiring prefix twice", Lease{IAs: []IA{ok, {IAID: ok.IAID, Prefix: ok.Prefix, Retiring: true}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +268,7 @@ func TestRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Read(torn)
-	if want := torn + ":4: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+	if want := torn + ":5: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Read(torn) error = %v, want it to start with %q", err, want)
 	}
 
@@ -352,4 +403,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("second WriteTo = %q, %v; want %q", b.String(), err, first)
 		}
 	})
+}
+
+// A long "for" list is cut at a whole name so that the line still parses.
+func TestWriteToShortensLongDownstreamList(t *testing.T) {
+	var names []string
+	for i := range 1000 {
+		names = append(names, fmt.Sprintf("lan%d", i))
+	}
+	l := Lease{IAs: []IA{{IAID: 1, Prefix: netip.MustParsePrefix("2001:db8::/48"), Bound: bound, Downstreams: names}}}
+	var b bytes.Buffer
+	if _, err := l.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(&b)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	kept := got.IAs[0].Downstreams
+	if len(kept) < 100 || len(kept) >= len(names) || !slices.Equal(kept, names[:len(kept)]) {
+		t.Errorf("kept %d names %v..., want a prefix of the list, shorter than %d", len(kept), kept[:min(3, len(kept))], len(names))
+	}
 }

@@ -7,7 +7,10 @@ import (
 	"time"
 )
 
-// IA is what the client holds for one IA_PD: one delegated prefix.
+// IA is one delegated prefix the client holds for an IA_PD. An IA_PD
+// holds one prefix its plan is placed in, and while the server renumbers
+// gracefully (RFC 8415 section 18.2.10.1: a new prefix offered, the old one
+// given preferred lifetime 0) also the prefixes it is retiring.
 type IA struct {
 	IAID      uint32
 	Prefix    netip.Prefix
@@ -15,6 +18,24 @@ type IA struct {
 	Valid     uint32    // seconds from Bound; 0xffffffff is infinity
 	Bound     time.Time // wall clock when the lifetimes were received
 	T1, T2    uint32    // seconds from Bound, as received (0: client's choice)
+
+	// Retiring marks an earlier prefix of the IA_PD that the server still
+	// grants until its valid lifetime ends: its addresses are deprecated.
+	Retiring bool
+	// Downstreams names the IA's downstream interfaces when it was bound,
+	// so that the IA keeps its IAID when the configuration is reordered.
+	Downstreams []string
+	// Boot stamps Bound with the kernel's boot and CLOCK_BOOTTIME, so that
+	// within one boot the time spent is measured on a clock the wall
+	// clock's steps cannot move. Zero when unknown.
+	Boot Boot
+}
+
+// Boot is a point on the kernel's boot clock: the boot's random ID
+// (/proc/sys/kernel/random/boot_id) and CLOCK_BOOTTIME.
+type Boot struct {
+	ID   string
+	Time time.Duration
 }
 
 // Lease is the content of one uplink's lease file.

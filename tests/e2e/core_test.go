@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // bindTimeout bounds a first bind: Kea answers in about a millisecond, the

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dhcp6leased/dhcp6leased/imsg"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
-	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // TestCompromisedEngine plays a compromised engine: it takes a copy of the

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
-	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // bins holds the binaries TestMain builds, the same way `make build` does.

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
-	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
 // TestTornLeaseFile: a garbage lease file is reported with its path and
