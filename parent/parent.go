@@ -156,7 +156,8 @@ type daemon struct {
 	fe    *imsg.Channel
 	en    *imsg.Channel
 
-	duid []byte // the client's, fixed for the daemon's life
+	duid []byte    // the client's, fixed for the daemon's life
+	boot bootClock // stamps and reckons lease times
 
 	releasing bool // release on shutdown under way
 
@@ -185,8 +186,13 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	defer rt.Close()
 	d.rt = rt
-	leases := d.readLeases(d.cfg)
-	d.cleanRoutes(leases)
+	d.boot = newBootClock(d.log)
+	held := d.readLeases(d.cfg, func(string) bool { return true })
+	// An IA keeps the IAID its lease file gives it, found by its
+	// downstreams, even if the config was reordered meanwhile (SPEC 4).
+	d.cfg.InheritIAIDs(previousIAs(held))
+	leases := leasesToPB(d.cfg, held)
+	d.cleanRoutes(held)
 
 	ctl, err := listenControl(d.opts.Socket)
 	if err != nil {

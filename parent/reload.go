@@ -26,16 +26,21 @@ func (d *daemon) reload() error {
 		d.log.Warn("reload: a new duid takes effect at the next start")
 		cfg.DUID = d.cfg.DUID
 	}
+	// Only added uplinks start from their lease file; the others keep
+	// what the engine holds, and their IAs their IAIDs (SPEC 4).
+	added := d.readLeases(cfg, func(name string) bool { return d.cfg.Uplink(name) == nil })
+	prev := previousIAs(added)
+	for _, u := range d.cfg.Uplinks {
+		for _, ia := range u.IAs {
+			prev[u.Name] = append(prev[u.Name], config.PreviousIA{IAID: ia.IAID, Downstreams: ia.Downstreams()})
+		}
+	}
+	cfg.InheritIAIDs(prev)
 	var text bytes.Buffer
 	if err := cfg.Write(&text); err != nil {
 		return err
 	}
-	leases := make(map[string]*pb.Lease)
-	for name, l := range d.readLeases(cfg) {
-		if d.cfg.Uplink(name) == nil {
-			leases[name] = l // only added uplinks start from their file
-		}
-	}
+	leases := leasesToPB(cfg, added)
 	d.pol = policy{cfg: cfg, prev: d.cfg}
 	d.cfg = cfg
 	d.send(d.fe, pb.Type_TYPE_RELOAD, &pb.Config{Text: text.String(), Duid: d.duid})

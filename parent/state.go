@@ -2,15 +2,19 @@ package parent
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 	pb "github.com/dhcp6leased/dhcp6leased/proto"
+	"golang.org/x/sys/unix"
 )
 
 func (d *daemon) saveLease(s *pb.SaveLease) {
@@ -18,10 +22,41 @@ func (d *daemon) saveLease(s *pb.SaveLease) {
 		d.log.Warn("refused lease", "uplink", s.Uplink, "err", "not a configured uplink")
 		return
 	}
+	l := pb.LeaseFromPB(s.Lease)
+	now, boot := time.Now(), d.boot.now()
+	for i := range l.IAs {
+		l.IAs[i] = l.IAs[i].Stamp(now, boot)
+	}
 	path := filepath.Join(d.opts.StateDir, lease.FileName(s.Uplink))
-	if err := lease.Write(path, pb.LeaseFromPB(s.Lease)); err != nil {
+	if err := lease.Write(path, l); err != nil {
 		d.log.Error("save lease", "err", err)
 	}
+}
+
+// bootClock reads the kernel's boot clock: lease files stamp their bound
+// times with it (lease.IA.Reckon).
+type bootClock struct{ id string }
+
+// newBootClock reads this boot's ID. Without one, leases are written
+// without a stamp and read by the wall clock alone.
+func newBootClock(log *slog.Logger) bootClock {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		log.Warn("no boot id: lease times follow the wall clock only", "err", err)
+		return bootClock{}
+	}
+	return bootClock{id: strings.TrimSpace(string(b))}
+}
+
+func (b bootClock) now() lease.Boot {
+	if b.id == "" {
+		return lease.Boot{}
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return lease.Boot{}
+	}
+	return lease.Boot{ID: b.id, Time: time.Duration(ts.Nano())}
 }
 
 // makeDUID returns the client DUID of the configuration (SPEC 8).
@@ -56,18 +91,55 @@ func (d *daemon) makeDUID() ([]byte, error) {
 	}
 }
 
-// readLeases loads the lease file of each uplink of cfg. A torn or garbage
-// file is reported and ignored (SPEC 8).
-func (d *daemon) readLeases(cfg *config.Config) map[string]*pb.Lease {
-	out := make(map[string]*pb.Lease)
+// readLeases loads the lease files of cfg's uplinks that want accepts,
+// with their bound times reckoned on this boot's clock (lease.IA.Reckon).
+// A torn or garbage file is reported and ignored (SPEC 8); so are the
+// lifetimes of a lease bound, by the wall clock, in the future.
+func (d *daemon) readLeases(cfg *config.Config, want func(uplink string) bool) map[string]lease.Lease {
+	out := make(map[string]lease.Lease)
+	now, boot := time.Now(), d.boot.now()
 	for _, u := range cfg.Uplinks {
+		if !want(u.Name) {
+			continue
+		}
 		path := filepath.Join(d.opts.StateDir, lease.FileName(u.Name))
 		l, err := lease.Read(path)
 		if err != nil {
 			d.log.Warn("ignoring lease file", "err", err)
 			continue
 		}
-		out[u.Name] = pb.LeaseToPB(openBSDIAIDs(l, u))
+		for i, ia := range l.IAs {
+			var known bool
+			if l.IAs[i], known = ia.Reckon(now, boot); !known {
+				d.log.Warn("lease bound in the future (clock behind?): its prefix is only a hint",
+					"file", path, "prefix", ia.Prefix, "bound", ia.Bound)
+			}
+		}
+		out[u.Name] = l
+	}
+	return out
+}
+
+// previousIAs returns what the lease files say each uplink's IAs were, for
+// config.InheritIAIDs.
+func previousIAs(leases map[string]lease.Lease) map[string][]config.PreviousIA {
+	out := make(map[string][]config.PreviousIA)
+	for name, l := range leases {
+		for _, ia := range l.IAs {
+			if !ia.Retiring {
+				out[name] = append(out[name], config.PreviousIA{IAID: ia.IAID, Downstreams: ia.Downstreams})
+			}
+		}
+	}
+	return out
+}
+
+// leasesToPB converts leases for the engine, with the IAIDs of OpenBSD
+// lines mapped to cfg's.
+func leasesToPB(cfg *config.Config, leases map[string]lease.Lease) map[string]*pb.Lease {
+	out := make(map[string]*pb.Lease)
+	for name, l := range leases {
+		out[name] = pb.LeaseToPB(openBSDIAIDs(l, cfg.Uplink(name)))
 	}
 	return out
 }
@@ -85,13 +157,18 @@ func openBSDIAIDs(l lease.Lease, u *config.Uplink) lease.Lease {
 	return l
 }
 
-// cleanRoutes removes unreachable routes of ours that no lease file holds:
-// leftovers of a crash or of an uplink removed from the config.
-func (d *daemon) cleanRoutes(leases map[string]*pb.Lease) {
+// cleanRoutes removes unreachable routes of ours that no lease holds while
+// still valid: leftovers of a crash, of an uplink removed from the config,
+// or of a lease that ended while the daemon was not running (a route has no
+// lifetime of its own for the kernel to end it by).
+func (d *daemon) cleanRoutes(leases map[string]lease.Lease) {
+	now := time.Now()
 	held := make(map[netip.Prefix]bool)
 	for _, l := range leases {
-		for _, ia := range l.Ias {
-			held[netip.PrefixFrom(netip.AddrFrom16([16]byte(ia.Prefix)), int(ia.PrefixLen))] = true
+		for _, ia := range l.IAs {
+			if _, valid := ia.Remaining(now); valid > 0 {
+				held[ia.Prefix] = true
+			}
 		}
 	}
 	routes, err := d.rt.ListUnreachable()
@@ -105,6 +182,8 @@ func (d *daemon) cleanRoutes(leases map[string]*pb.Lease) {
 		}
 		if err := d.rt.DeleteUnreachable(r); err != nil {
 			d.log.Warn("remove stale route", "prefix", r, "err", err)
+			continue
 		}
+		d.log.Info("removed stale route", "prefix", r)
 	}
 }

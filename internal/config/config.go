@@ -53,8 +53,10 @@ const MaxIAs = 32
 
 // IA is one "request prefix delegation" statement: one IA_PD.
 type IA struct {
-	Index       int    // position among this uplink's IAs, from 0
-	IAID        uint32 // derived from the uplink name and Index, see IAID
+	Index int    // position among this uplink's IAs, from 0
+	IAID  uint32 // given ("iaid N"), kept from before (InheritIAIDs) or derived (IAID)
+	// FixedIAID: the file gives the IAID ("iaid N"); nothing replaces it.
+	FixedIAID   bool
 	Entries     []Entry
 	RequiredLen int // prefix length the plan needs; the Solicit hint
 }

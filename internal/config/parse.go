@@ -273,7 +273,7 @@ func (p *parser) macro(name token) bool {
 }
 
 // request parses "request rapid commit" and
-// "request prefix delegation on UPLINK for LIST".
+// "request prefix delegation on UPLINK [iaid N] for LIST".
 func (p *parser) request(start token) bool {
 	t := p.next()
 	switch {
@@ -291,7 +291,23 @@ func (p *parser) request(start token) bool {
 		return false
 	}
 	up, ok := p.value("an uplink interface name")
-	if !ok || !p.words("for") {
+	if !ok {
+		return false
+	}
+	ia := &IA{}
+	if p.peek().is("iaid") {
+		p.next()
+		t, ok := p.value("an IAID")
+		if !ok {
+			return false
+		}
+		id, err := strconv.ParseUint(t.text, 0, 32)
+		if err != nil {
+			p.errorf(t.line, "iaid %q: not a 32-bit number (decimal or 0x hex)", t.text)
+		}
+		ia.IAID, ia.FixedIAID = uint32(id), true
+	}
+	if !p.words("for") {
 		return false
 	}
 	list, ok := p.list()
@@ -299,7 +315,8 @@ func (p *parser) request(start token) bool {
 		return false
 	}
 	u := p.uplink(up)
-	st := iaStatement{ia: &IA{Index: len(u.IAs)}, uplink: u, line: start.line}
+	ia.Index = len(u.IAs)
+	st := iaStatement{ia: ia, uplink: u, line: start.line}
 	for _, w := range list {
 		e, err := parseEntry(w.text)
 		if err != nil {
@@ -648,10 +665,18 @@ func (p *parser) finish() {
 		}
 		s.apply(u)
 	}
+	given := make(map[uint32]int) // IAID -> line
 	for _, st := range p.ias {
 		p.checkIA(st)
+		if !st.ia.FixedIAID {
+			continue
+		}
+		if line, dup := given[st.ia.IAID]; dup {
+			p.errorf(st.line, "iaid %#08x already given at line %d (IAIDs are unique across all uplinks, RFC 8415 section 12)", st.ia.IAID, line)
+		}
+		given[st.ia.IAID] = st.line
 	}
-	p.cfg.assignIAIDs()
+	p.cfg.InheritIAIDs(nil)
 }
 
 func (p *parser) checkIA(st iaStatement) {
@@ -680,17 +705,45 @@ func (p *parser) checkIA(st iaStatement) {
 	}
 }
 
-// assignIAIDs gives every IA the IAID that IAID derives, stepping to the next
-// unused value on a collision. RFC 8415 section 12 requires an IAID unique
-// among all of the client's IA_PDs, not per interface: OpenBSD numbers the IAs
-// 0, 1, 2 on every uplink, so a server that sees two uplinks on one link hands
-// both the same prefix. Collisions are settled in Config order (uplinks by
-// first appearance, then IA index), which Write keeps, so a config written
-// back gets the same IAIDs.
-func (c *Config) assignIAIDs() {
+// PreviousIA is an IA as it was before: in a lease file, or in the
+// configuration a reload replaces.
+type PreviousIA struct {
+	IAID        uint32
+	Downstreams []string
+}
+
+// InheritIAIDs gives every IA without a fixed IAID the IAID its uplink's IA
+// had before (prev, by uplink name), found by its downstreams, so that
+// reordering or inserting request statements does not move prefixes
+// between LANs: an IA with the same downstreams first, then the one that
+// shares the most of them. The rest get the IAID that IAID derives from
+// the uplink name and position. RFC 8415 section 12 requires an IAID
+// unique among all of the client's IA_PDs, not per interface (OpenBSD
+// numbers the IAs 0, 1, 2 on every uplink, so a server that sees two
+// uplinks on one link hands both the same prefix): fixed IAIDs come first,
+// inherited ones next, and a derived IAID steps past every one in use, in
+// Config order (uplinks by first appearance, then IA index), which Write
+// keeps.
+func (c *Config) InheritIAIDs(prev map[string][]PreviousIA) {
 	used := make(map[uint32]bool)
 	for _, u := range c.Uplinks {
 		for _, ia := range u.IAs {
+			if ia.FixedIAID {
+				used[ia.IAID] = true
+			}
+		}
+	}
+	assigned := make(map[*IA]bool)
+	for _, u := range c.Uplinks {
+		for _, ia := range inherit(u, prev[u.Name], used) {
+			assigned[ia] = true
+		}
+	}
+	for _, u := range c.Uplinks {
+		for _, ia := range u.IAs {
+			if ia.FixedIAID || assigned[ia] {
+				continue
+			}
 			id := IAID(u.Name, ia.Index)
 			for used[id] {
 				id++
@@ -699,4 +752,48 @@ func (c *Config) assignIAIDs() {
 			ia.IAID = id
 		}
 	}
+}
+
+// inherit matches u's IAs without a fixed IAID to prev, marks the IAIDs it
+// gives in used and returns the IAs it gave one.
+func inherit(u *Uplink, prev []PreviousIA, used map[uint32]bool) []*IA {
+	var out []*IA
+	taken := make([]bool, len(prev))
+	give := func(ia *IA, i int) {
+		ia.IAID, taken[i], used[prev[i].IAID] = prev[i].IAID, true, true
+		out = append(out, ia)
+	}
+	free := func(i int) bool { return !taken[i] && !used[prev[i].IAID] && len(prev[i].Downstreams) > 0 }
+	open := func(ia *IA) bool { return !ia.FixedIAID && !slices.Contains(out, ia) }
+	for _, ia := range u.IAs {
+		names := ia.Downstreams()
+		for i := range prev {
+			if open(ia) && free(i) && slices.Equal(names, prev[i].Downstreams) {
+				give(ia, i)
+			}
+		}
+	}
+	for _, ia := range u.IAs {
+		best, most := -1, 0
+		for i := range prev {
+			if n := shared(ia.Downstreams(), prev[i].Downstreams); open(ia) && free(i) && n > most {
+				best, most = i, n
+			}
+		}
+		if best >= 0 {
+			give(ia, best)
+		}
+	}
+	return out
+}
+
+// shared counts the names in both a and b.
+func shared(a, b []string) int {
+	n := 0
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			n++
+		}
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,12 @@ import (
 // configDiff compares Configs field by field (netip.Addr by value).
 func configDiff(want, got *Config) string {
 	return cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{}))
+}
+
+// writtenDiff compares a Config with what Parse reads back from its Write:
+// the same, but every IAID given in the file (Write names them all).
+func writtenDiff(parsed, reparsed *Config) string {
+	return cmp.Diff(parsed, reparsed, cmpopts.EquateComparable(netip.Addr{}), cmpopts.IgnoreFields(IA{}, "FixedIAID"))
 }
 
 // cfg returns a Config with Parse's defaults and the given uplinks.
@@ -240,7 +247,7 @@ request prefix delegation on wan1 for lan1
 			if err != nil {
 				t.Fatalf("Parse(Write): %v\n%s", err, out.String())
 			}
-			if diff := configDiff(got, again); diff != "" {
+			if diff := writtenDiff(got, again); diff != "" {
 				t.Errorf("Parse(Write) (-parsed +reparsed):\n%s\n%s", diff, out.String())
 			}
 		})
@@ -263,6 +270,22 @@ request prefix delegation on eth0 for {
 }
 `,
 			want: "dhcp6leased.conf:5: duplicate downstream interface lan0 on uplink eth0",
+		},
+		{
+			name: "iaid not a number",
+			in:   "request prefix delegation on eth0 iaid 0xfffffffff for lan0\nrequest prefix delegation on eth0 iaid x1 for lan1\n",
+			want: "dhcp6leased.conf:1: iaid \"0xfffffffff\": not a 32-bit number (decimal or 0x hex)\n" +
+				"dhcp6leased.conf:2: iaid \"x1\": not a 32-bit number (decimal or 0x hex)",
+		},
+		{
+			name: "iaid given twice, across uplinks",
+			in:   "request prefix delegation on eth0 iaid 7 for lan0\nrequest prefix delegation on eth1 iaid 0x7 for lan1\n",
+			want: "dhcp6leased.conf:2: iaid 0x00000007 already given at line 1 (IAIDs are unique across all uplinks, RFC 8415 section 12)",
+		},
+		{
+			name: "iaid without a value",
+			in:   "request prefix delegation on eth0 iaid for lan0\n",
+			want: "dhcp6leased.conf:1: syntax error near \"for\": expected an IAID",
 		},
 		{
 			name: "duplicate downstream in one list",
@@ -570,6 +593,99 @@ request prefix delegation on ppp11268 for d
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("IAIDs (-want +got):\n%s", diff)
 	}
+}
+
+// iaids returns c's IAIDs by uplink.
+func iaids(c *Config) map[string][]uint32 {
+	got := make(map[string][]uint32)
+	for _, u := range c.Uplinks {
+		for _, ia := range u.IAs {
+			got[u.Name] = append(got[u.Name], ia.IAID)
+		}
+	}
+	return got
+}
+
+// A given IAID is used as it is, and the derived ones step past it.
+func TestFixedIAID(t *testing.T) {
+	in := fmt.Sprintf("request prefix delegation on eth0 for lan0\nrequest prefix delegation on eth1 iaid %d for lan1\n", IAID("eth0", 0))
+	c, err := Parse(strings.NewReader(in), "dhcp6leased.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]uint32{"eth0": {IAID("eth0", 0) + 1}, "eth1": {IAID("eth0", 0)}}
+	if diff := cmp.Diff(want, iaids(c)); diff != "" {
+		t.Errorf("IAIDs (-want +got):\n%s", diff)
+	}
+}
+
+// SPEC 4: IAIDs stay with their IAs when the configuration is reordered or
+// an IA is inserted before them; an IA is found by its downstreams.
+func TestInheritIAIDs(t *testing.T) {
+	const before = `request prefix delegation on eth0 for { lan0 lan1 }
+request prefix delegation on eth0 for guest0
+request prefix delegation on eth1 for lab0
+`
+	old, err := Parse(strings.NewReader(before), "before.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := make(map[string][]PreviousIA)
+	for _, u := range old.Uplinks {
+		for _, ia := range u.IAs {
+			prev[u.Name] = append(prev[u.Name], PreviousIA{IAID: ia.IAID, Downstreams: ia.Downstreams()})
+		}
+	}
+	was := iaids(old)
+	tests := []struct {
+		name string
+		in   string
+		want map[string][]uint32
+	}{{
+		name: "reordered",
+		in: `request prefix delegation on eth1 for lab0
+request prefix delegation on eth0 for guest0
+request prefix delegation on eth0 for { lan0 lan1 }
+`,
+		want: map[string][]uint32{"eth0": {was["eth0"][1], was["eth0"][0]}, "eth1": was["eth1"]},
+	}, {
+		name: "an IA inserted first, a downstream added to another",
+		in: `request prefix delegation on eth0 for iot0
+request prefix delegation on eth0 for { lan0 lan1 lan2 }
+request prefix delegation on eth0 for guest0
+request prefix delegation on eth1 for lab0
+`,
+		// iot0's IA is new: it derives the IAID of position 0, which
+		// { lan0 lan1 } holds, and steps past it and guest0's.
+		want: map[string][]uint32{"eth0": {nextFree(IAID("eth0", 0), was["eth0"]...), was["eth0"][0], was["eth0"][1]}, "eth1": was["eth1"]},
+	}, {
+		name: "a fixed IAID wins over the inherited one",
+		in: fmt.Sprintf(`request prefix delegation on eth0 for { lan0 lan1 }
+request prefix delegation on eth0 for guest0
+request prefix delegation on eth1 iaid %d for lab0
+`, was["eth0"][1]),
+		want: map[string][]uint32{"eth0": {was["eth0"][0], nextFree(IAID("eth0", 1), was["eth0"][0], was["eth0"][1])}, "eth1": {was["eth0"][1]}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(strings.NewReader(tt.in), "after.conf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.InheritIAIDs(prev)
+			if diff := cmp.Diff(tt.want, iaids(c)); diff != "" {
+				t.Errorf("IAIDs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// nextFree returns id, or the first value after it not in used.
+func nextFree(id uint32, used ...uint32) uint32 {
+	for slices.Contains(used, id) {
+		id++
+	}
+	return id
 }
 
 func TestLoad(t *testing.T) {

@@ -47,7 +47,7 @@ func (c *Config) Write(w io.Writer) error {
 	})
 	for _, u := range c.Uplinks {
 		for _, ia := range u.IAs {
-			fmt.Fprintf(&b, "\nrequest prefix delegation on %s for {\n", quote(u.Name))
+			fmt.Fprintf(&b, "\nrequest prefix delegation on %s iaid %#08x for {\n", quote(u.Name), ia.IAID)
 			for _, e := range ia.Entries {
 				fmt.Fprintf(&b, "\t%s\n", quote(e.label()+"/"+strconv.Itoa(e.PrefixLen)))
 			}

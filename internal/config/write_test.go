@@ -55,7 +55,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(Write): %v", err)
 	}
-	if diff := configDiff(c, again); diff != "" {
+	if diff := writtenDiff(c, again); diff != "" {
 		t.Errorf("Parse(Write) (-parsed +reparsed):\n%s", diff)
 	}
 }
@@ -114,7 +114,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse(Write): %v\n%s", err, written.String())
 		}
-		if diff := configDiff(c, again); diff != "" {
+		if diff := writtenDiff(c, again); diff != "" {
 			t.Fatalf("Parse(Write) (-parsed +reparsed):\n%s\n%s", diff, written.String())
 		}
 		if err := c.WritePlan(io.Discard); err != nil {

@@ -425,3 +425,44 @@ func TestWriteToShortensLongDownstreamList(t *testing.T) {
 		t.Errorf("kept %d names %v..., want a prefix of the list, shorter than %d", len(kept), kept[:min(3, len(kept))], len(names))
 	}
 }
+
+func TestReckon(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	boot := Boot{ID: "this-boot", Time: 10 * time.Hour}
+	ia := IA{IAID: 1, Prefix: netip.MustParsePrefix("2001:db8::/48"), Preferred: 3600, Valid: 7200}
+	tests := []struct {
+		name      string
+		bound     time.Time
+		stamp     Boot
+		wantBound time.Time
+		wantKnown bool
+	}{
+		{"this boot: the boot clock counts, the wall clock stepped a year",
+			now.Add(-365 * 24 * time.Hour), Boot{ID: "this-boot", Time: 9 * time.Hour}, now.Add(-time.Hour), true},
+		{"this boot, the wall clock behind", now.Add(24 * time.Hour), Boot{ID: "this-boot", Time: 9 * time.Hour}, now.Add(-time.Hour), true},
+		{"another boot: the wall clock counts", now.Add(-time.Hour), Boot{ID: "old-boot", Time: 20 * time.Hour}, now.Add(-time.Hour), true},
+		{"no stamp (older file)", now.Add(-time.Hour), Boot{}, now.Add(-time.Hour), true},
+		{"another boot, bound in the future: clock behind", now.Add(24 * time.Hour), Boot{ID: "old-boot", Time: time.Hour}, time.Time{}, false},
+		{"a few seconds ahead is slack", now.Add(5 * time.Second), Boot{}, now.Add(5 * time.Second), true},
+	}
+	for _, tt := range tests {
+		in := ia
+		in.Bound, in.Boot = tt.bound, tt.stamp
+		got, known := in.Reckon(now, boot)
+		if known != tt.wantKnown || !got.Bound.Equal(tt.wantBound) {
+			t.Errorf("%s: Reckon = bound %v, known %v; want %v, %v", tt.name, got.Bound, known, tt.wantBound, tt.wantKnown)
+		}
+		if !known && (got.Valid != 0 || got.Preferred != 0 || got.Prefix != ia.Prefix) {
+			t.Errorf("%s: unknown age kept lifetimes %d/%d or lost the prefix: %+v", tt.name, got.Preferred, got.Valid, got)
+		}
+	}
+	// Stamp then Reckon within one boot gives back the same bound time.
+	stamped := IA{Bound: now.Add(-90 * time.Second)}.Stamp(now, boot)
+	if stamped.Boot != (Boot{ID: "this-boot", Time: 10*time.Hour - 90*time.Second}) {
+		t.Errorf("Stamp = %+v", stamped.Boot)
+	}
+	later := now.Add(time.Hour)
+	if got, _ := stamped.Reckon(later.Add(-48*time.Hour), Boot{ID: "this-boot", Time: 11 * time.Hour}); !got.Bound.Equal(later.Add(-48*time.Hour - time.Hour - 90*time.Second)) {
+		t.Errorf("Reckon after Stamp: bound %v", got.Bound)
+	}
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhcp6leased/dhcp6leased/internal/config"
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
@@ -58,7 +60,8 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("-n: exit %d, %q; want 0 and configuration OK", code, out)
 	}
 	out, code := runDaemon(t, nil, "-n", "-v", "-f", good)
-	if code != 0 || !strings.Contains(out, "request prefix delegation on up0 for {\n\tlan0/64\n\tlan1/60\n\treserve/64\n}") {
+	stmt := fmt.Sprintf("request prefix delegation on up0 iaid %#08x for {\n\tlan0/64\n\tlan1/60\n\treserve/64\n}", config.IAID("up0", 0))
+	if code != 0 || !strings.Contains(out, stmt) {
 		t.Errorf("-n -v: exit %d, output lacks the expanded statement:\n%s", code, out)
 	}
 	out, code = runDaemon(t, nil, "-n", "-vv", "-f", good)
