@@ -34,6 +34,12 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			for _, name := range ia.Unfit {
 				fmt.Fprintf(&b, "\t\t%s does not fit the delegated prefix\n", name)
 			}
+			for _, r := range ia.Retiring {
+				fmt.Fprintf(&b, "\t\tretiring %s, deprecated, valid %s\n", r.Prefix, until(r.ValidUntilUnixMs, now))
+				for _, d := range r.Downstreams {
+					fmt.Fprintf(&b, "\t\t\t%s %s\n", d.Ifname, d.Address)
+				}
+			}
 		}
 		if end := leaseEnd(s); end != 0 {
 			fmt.Fprintf(&b, "\tlease %s\n", until(end, now))
@@ -49,6 +55,13 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			link = "up"
 		}
 		fmt.Fprintf(&b, "\tlink %s\n", link)
+		if s.SocketError != "" {
+			fmt.Fprintf(&b, "\tno socket: %s; next try %s\n", s.SocketError, until(s.SocketRetryUnixMs, now))
+		}
+		if n := s.RepairedAddresses + s.RepairedRoutes; n > 0 {
+			fmt.Fprintf(&b, "\tput back after removal: %s, %s, last %s ago\n",
+				count(s.RepairedAddresses, "address"), count(s.RepairedRoutes, "route"), since(s.LastRepairUnixMs, now))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -81,6 +94,22 @@ func until(ms int64, now time.Time) string {
 		return "expired"
 	}
 	return Duration(d)
+}
+
+// count formats n things: "1 route", "2 addresses".
+func count(n uint64, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "s"):
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// since formats the time passed since the Unix millisecond time ms.
+func since(ms int64, now time.Time) string {
+	return Duration(max(now.Sub(time.UnixMilli(ms)), 0))
 }
 
 // Duration formats d for people in its two largest units: "2 days",
@@ -140,6 +169,7 @@ func WriteStats(w io.Writer, stats []*pb.InterfaceStats) error {
 			}
 		}
 		fmt.Fprintf(&b, "\tretransmissions: %d\n", s.Retransmissions)
+		fmt.Fprintf(&b, "\tput back after removal: %s, %s\n", count(s.RepairedAddresses, "address"), count(s.RepairedRoutes, "route"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

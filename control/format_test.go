@@ -64,14 +64,21 @@ var interfaces = []*pb.InterfaceStatus{{
 		Index: 0, Iaid: 0x99, Prefix: "2001:db8:ff00::/48",
 		PreferredUntilUnixMs: -1, ValidUntilUnixMs: -1,
 		Downstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:ff00::1/64"}},
+		Retiring: []*pb.RetiringPrefix{{Prefix: "2001:db8:fe00::/48", ValidUntilUnixMs: at(90 * time.Minute),
+			Downstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:fe00::1/64"}}}},
 	}},
+	RepairedAddresses: 3, RepairedRoutes: 1, LastRepairUnixMs: at(-42 * time.Second),
 }, {
 	Name: "up2", State: "Rebooting",
 	Ias: []*pb.IAStatus{{
 		Index: 0, Iaid: 7, Prefix: "2001:db8:7::/64",
 		PreferredUntilUnixMs: at(-2 * time.Second), ValidUntilUnixMs: at(-time.Second),
 	}},
-}, {Name: "up3", State: "Init", Ias: []*pb.IAStatus{{Index: 0, Iaid: 0xffffffff}}}}
+}, {Name: "up3", State: "Init", Ias: []*pb.IAStatus{{Index: 0, Iaid: 0xffffffff}}}, {
+	Name: "up4", State: "Down", LinkUp: true, Ias: []*pb.IAStatus{{Index: 0, Iaid: 4}},
+	SocketError:       "udp socket for up4: bind [fe80::1%up4]:546: address already in use (held by dhcpcd (pid 812))",
+	SocketRetryUnixMs: at(8 * time.Second),
+}}
 
 // stats covers counters in every map and an uplink that has none.
 var stats = []*pb.InterfaceStats{{
@@ -79,7 +86,7 @@ var stats = []*pb.InterfaceStats{{
 	Sent:            map[string]uint64{"SOLICIT": 3, "REQUEST": 1, "RENEW": 2},
 	Received:        map[string]uint64{"ADVERTISE": 1, "REPLY": 3},
 	Drops:           map[string]uint64{"transaction-id": 4, "client-id-mismatch": 1},
-	Retransmissions: 2,
+	Retransmissions: 2, RepairedAddresses: 2, RepairedRoutes: 1,
 }, {Name: "up1"}}
 
 // goldens are every output form of dhcp6leasectl, by golden file name.

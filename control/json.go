@@ -32,6 +32,25 @@ type Interface struct {
 	T2         *Deadline `json:"t2"`
 	Lease      *Deadline `json:"lease"`
 	IAPDs      []IAPD    `json:"ia_pds"`
+	// Socket is why the uplink has no UDP socket, null when it has one.
+	Socket *SocketError `json:"socket_error"`
+	// Repaired counts what was put back after someone else removed it.
+	Repaired Repaired `json:"repaired"`
+}
+
+// SocketError is why the UDP socket of an uplink could not be opened, and
+// when the next attempt is.
+type SocketError struct {
+	Error string    `json:"error"`
+	Retry *Deadline `json:"retry"`
+}
+
+// Repaired counts the addresses and routes of the plan put back after
+// someone else removed them; Last is null when none was.
+type Repaired struct {
+	Addresses uint64  `json:"addresses"`
+	Routes    uint64  `json:"routes"`
+	Last      *string `json:"last"` // RFC 3339, UTC
 }
 
 // IAPD is one IA_PD of an uplink, in configuration order.
@@ -43,6 +62,15 @@ type IAPD struct {
 	Valid       *Deadline    `json:"valid"`
 	Downstreams []Downstream `json:"downstreams"`
 	Unfit       []string     `json:"unfit"`
+	Retiring    []Retiring   `json:"retiring"`
+}
+
+// Retiring is an earlier prefix of an IA_PD that the server still grants
+// while it renumbers; its addresses are deprecated until Valid.
+type Retiring struct {
+	Prefix      string       `json:"prefix"`
+	Valid       *Deadline    `json:"valid"`
+	Downstreams []Downstream `json:"downstreams"`
 }
 
 // Downstream is an interface that holds an address from an IA_PD.
@@ -73,6 +101,7 @@ type Stats struct {
 	Received        map[string]uint64 `json:"received"`
 	Dropped         map[string]uint64 `json:"dropped"`
 	Retransmissions uint64            `json:"retransmissions"`
+	Repaired        Repaired          `json:"repaired"`
 }
 
 // deadline converts a Unix millisecond time of the protocol, where 0 is
@@ -95,8 +124,16 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		j := Interface{
 			Name: s.Name, State: s.State, LinkUp: s.LinkUp,
 			T1: deadline(s.T1UnixMs, now), T2: deadline(s.T2UnixMs, now),
-			Lease: deadline(leaseEnd(s), now),
-			IAPDs: []IAPD{},
+			Lease:    deadline(leaseEnd(s), now),
+			IAPDs:    []IAPD{},
+			Repaired: Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
+		}
+		if s.LastRepairUnixMs > 0 {
+			last := time.UnixMilli(s.LastRepairUnixMs).UTC().Format(time.RFC3339)
+			j.Repaired.Last = &last
+		}
+		if s.SocketError != "" {
+			j.Socket = &SocketError{Error: s.SocketError, Retry: deadline(s.SocketRetryUnixMs, now)}
 		}
 		if len(s.ServerId) > 0 {
 			duid := dhcp6.FormatDUID(s.ServerId)
@@ -104,18 +141,28 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		}
 		for _, ia := range s.Ias {
 			p := IAPD{Index: int(ia.Index), IAID: fmt.Sprintf("%#08x", ia.Iaid),
-				Downstreams: []Downstream{}, Unfit: append([]string{}, ia.Unfit...)}
+				Downstreams: []Downstream{}, Unfit: append([]string{}, ia.Unfit...), Retiring: []Retiring{}}
+			for _, r := range ia.Retiring {
+				p.Retiring = append(p.Retiring, Retiring{Prefix: r.Prefix, Valid: deadline(r.ValidUntilUnixMs, now),
+					Downstreams: downstreams(r.Downstreams)})
+			}
 			if ia.Prefix != "" {
 				p.Prefix = &ia.Prefix
 				p.Preferred = deadline(ia.PreferredUntilUnixMs, now)
 				p.Valid = deadline(ia.ValidUntilUnixMs, now)
 			}
-			for _, d := range ia.Downstreams {
-				p.Downstreams = append(p.Downstreams, Downstream{Interface: d.Ifname, Address: d.Address})
-			}
+			p.Downstreams = downstreams(ia.Downstreams)
 			j.IAPDs = append(j.IAPDs, p)
 		}
 		out.Interfaces = append(out.Interfaces, j)
+	}
+	return out
+}
+
+func downstreams(ds []*pb.Downstream) []Downstream {
+	out := []Downstream{}
+	for _, d := range ds {
+		out = append(out, Downstream{Interface: d.Ifname, Address: d.Address})
 	}
 	return out
 }
@@ -131,7 +178,8 @@ func NewShowStats(stats []*pb.InterfaceStats) ShowStats {
 	}
 	for _, s := range stats {
 		out.Stats = append(out.Stats, Stats{Name: s.Name, Sent: nonNil(s.Sent), Received: nonNil(s.Received),
-			Dropped: nonNil(s.Drops), Retransmissions: s.Retransmissions})
+			Dropped: nonNil(s.Drops), Retransmissions: s.Retransmissions,
+			Repaired: Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes}})
 	}
 	return out
 }

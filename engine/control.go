@@ -24,7 +24,7 @@ func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
 		if r.Command == pb.CtlRequest_COMMAND_SHOW_STATS {
 			reply.Stats = append(reply.Stats, statsToPB(u.Name, s.fsm.Stats()))
 		} else {
-			reply.Interfaces = append(reply.Interfaces, statusToPB(s.fsm.Status(), s.linkUp))
+			reply.Interfaces = append(reply.Interfaces, s.statusToPB())
 		}
 	}
 	return reply
@@ -32,14 +32,16 @@ func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
 
 // statusToPB converts an uplink's status for the control socket. Times go
 // as Unix milliseconds; -1 is infinity (a zero time in Status).
-func statusToPB(s Status, linkUp bool) *pb.InterfaceStatus {
-	ms := func(t time.Time) int64 {
-		if t.IsZero() {
-			return -1
-		}
-		return t.UnixMilli()
+func (st *uplinkState) statusToPB() *pb.InterfaceStatus {
+	s := st.fsm.Status()
+	out := &pb.InterfaceStatus{Name: s.Uplink, State: s.State, LinkUp: st.linkUp,
+		RepairedAddresses: s.RepairedAddresses, RepairedRoutes: s.RepairedRoutes}
+	if !s.LastRepair.IsZero() {
+		out.LastRepairUnixMs = s.LastRepair.UnixMilli()
 	}
-	out := &pb.InterfaceStatus{Name: s.Uplink, State: s.State, LinkUp: linkUp}
+	if !st.sockOK && st.sockErr != "" {
+		out.SocketError, out.SocketRetryUnixMs = st.sockErr, st.sockRetry
+	}
 	for i, ia := range s.IAs {
 		is := &pb.IAStatus{Index: uint32(i), Iaid: ia.IAID}
 		if ia.Prefix.IsValid() {
@@ -62,14 +64,30 @@ func statusToPB(s Status, linkUp bool) *pb.InterfaceStatus {
 		for _, e := range ia.Unfit {
 			is.Unfit = append(is.Unfit, e.Name)
 		}
+		for _, r := range ia.Retiring {
+			rp := &pb.RetiringPrefix{Prefix: r.Prefix.String(), ValidUntilUnixMs: ms(r.ValidEnd)}
+			for _, d := range r.Downstreams {
+				rp.Downstreams = append(rp.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
+			}
+			is.Retiring = append(is.Retiring, rp)
+		}
 		out.Ias = append(out.Ias, is)
 	}
 	return out
 }
 
+// ms returns t as Unix milliseconds, the zero time (infinity) as -1.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
+}
+
 func statsToPB(uplink string, s Stats) *pb.InterfaceStats {
 	out := &pb.InterfaceStats{Name: uplink, Sent: make(map[string]uint64), Received: make(map[string]uint64),
-		Drops: make(map[string]uint64), Retransmissions: s.Retransmissions}
+		Drops: make(map[string]uint64), Retransmissions: s.Retransmissions,
+		RepairedAddresses: s.RepairedAddresses, RepairedRoutes: s.RepairedRoutes}
 	for t, n := range s.Sent {
 		out.Sent[t.String()] = n
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 
 	"github.com/dhcp6leased/dhcp6leased/imsg"
@@ -35,6 +36,7 @@ func frontendRules() imsg.Rules {
 		uint32(pb.Type_TYPE_UPLINK_READY): {New: func() imsg.Payload { return new(pb.UplinkReady) }},
 		uint32(pb.Type_TYPE_PACKET):       {New: func() imsg.Payload { return new(pb.Packet) }},
 		uint32(pb.Type_TYPE_CTL_REQUEST):  {New: func() imsg.Payload { return new(pb.CtlRequest) }},
+		uint32(pb.Type_TYPE_REMOVED):      {New: func() imsg.Payload { return new(pb.Removed) }},
 	}
 }
 
@@ -128,8 +130,10 @@ func (e *engine) fromParent(m *imsg.Message) error {
 		for _, u := range e.cfg.Uplinks {
 			st := e.uplinks[u.Name].fsm.Stats()
 			e.log.Info("stats", "uplink", u.Name, "sent", st.Sent, "received", st.Received,
-				"dropped", st.Drops, "retransmissions", st.Retransmissions)
+				"dropped", st.Drops, "retransmissions", st.Retransmissions,
+				"repaired_addresses", st.RepairedAddresses, "repaired_routes", st.RepairedRoutes)
 		}
+		logging.Runtime(e.log)
 	}
 	return nil
 }
@@ -272,8 +276,17 @@ func (e *engine) handle(m *imsg.Message) error {
 			delete(e.sockets, p.Uplink)
 		}
 		if s := e.uplinks[p.Uplink]; s != nil && int(p.Ifindex) == s.ifindex {
-			s.sockOK = p.Ready
+			s.sockOK, s.sockErr, s.sockRetry = p.Ready, p.Error, p.RetryUnixMs
 			s.plug.set(s.linkUp && s.sockOK, false)
+		}
+	case *pb.Removed:
+		pfx := netip.PrefixFrom(netip.AddrFrom16([16]byte(p.Prefix)), int(p.PrefixLen))
+		for _, s := range e.uplinks {
+			if p.Ifname != "" {
+				s.fsm.AddressGone(p.Ifname, pfx)
+			} else {
+				s.fsm.RouteGone(pfx)
+			}
 		}
 	case *pb.Packet:
 		if s := e.uplinks[p.Uplink]; s != nil && s.sockOK {

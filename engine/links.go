@@ -16,6 +16,10 @@ type uplinkState struct {
 	linkUp  bool // IFF_UP and IFF_RUNNING or IFF_LOWER_UP, as last reported
 	sockOK  bool // the frontend has its UDP socket
 	gone    bool // the last down was the link's deletion
+	// Why the frontend has no socket, and when it tries again (Unix ms),
+	// as it last said.
+	sockErr   string
+	sockRetry int64
 }
 
 // linkAct is what the link-plug monitor does once a change has held: up
@@ -72,8 +76,10 @@ func (e *engine) link(l *pb.Link) {
 		s.plug.set(s.linkUp && s.sockOK, l.Deleted)
 		return
 	}
-	if !l.Deleted {
-		for _, s := range e.uplinks {
+	for _, s := range e.uplinks {
+		if l.Deleted {
+			s.fsm.DownstreamGone(l.Name)
+		} else {
 			s.fsm.DownstreamAppeared(l.Name)
 		}
 	}

@@ -15,6 +15,8 @@ type Stats struct {
 	// options of messages that were kept, by reason.
 	Drops           map[DropReason]uint64
 	Retransmissions uint64
+	// Addresses and routes put back after someone else removed them.
+	RepairedAddresses, RepairedRoutes uint64
 }
 
 func newStats() Stats {
@@ -34,4 +36,8 @@ func (s Stats) clone() Stats {
 }
 
 // Stats returns a copy of the uplink's counters.
-func (u *Uplink) Stats() Stats { return u.stats.clone() }
+func (u *Uplink) Stats() Stats {
+	s := u.stats.clone()
+	s.RepairedAddresses, s.RepairedRoutes = u.repairs.addrCount, u.repairs.routeCount
+	return s
+}

@@ -14,6 +14,11 @@ type Status struct {
 	Uplink string
 	State  string // a State's name: "Down", "Init", "Requesting", "Bound", ...
 	IAs    []IAStatus
+
+	// What was put back after someone else removed it (drift), and when
+	// last.
+	RepairedAddresses, RepairedRoutes uint64
+	LastRepair                        time.Time
 }
 
 // IAStatus is one configured IA_PD. Times are wall clock; a zero time is
@@ -28,6 +33,16 @@ type IAStatus struct {
 
 	Downstreams []Downstream
 	Unfit       []config.Entry // downstream entries outside the delegated prefix (SPEC 5)
+
+	Retiring []RetiringStatus // earlier prefixes the server still grants, deprecated
+}
+
+// RetiringStatus is a prefix an IA is retiring: its addresses stay,
+// deprecated, until ValidEnd (the zero time: infinity).
+type RetiringStatus struct {
+	Prefix      netip.Prefix
+	ValidEnd    time.Time
+	Downstreams []Downstream
 }
 
 // Status returns the uplink's state and what each IA holds.
@@ -44,8 +59,14 @@ func (u *Uplink) Status() Status {
 			is.T1, is.T2 = after(h.Bound, t1), after(h.Bound, t2)
 			is.Downstreams, is.Unfit = place(ia.cfg, h.Prefix, u.cfg.HostPart)
 		}
+		for _, r := range ia.retiring {
+			_, valid := r.Remaining(r.Bound)
+			placed, _ := place(ia.cfg, r.Prefix, u.cfg.HostPart)
+			is.Retiring = append(is.Retiring, RetiringStatus{Prefix: r.Prefix, ValidEnd: after(r.Bound, valid), Downstreams: placed})
+		}
 		s.IAs = append(s.IAs, is)
 	}
+	s.RepairedAddresses, s.RepairedRoutes, s.LastRepair = u.repairs.addrCount, u.repairs.routeCount, u.repairs.last
 	return s
 }
 

@@ -88,8 +88,9 @@ type Uplink struct {
 	// preferred lifetime 0 until a Reply refreshes them.
 	deprecated bool
 
-	stats  Stats
-	budget logBudget
+	stats   Stats
+	budget  logBudget
+	repairs repairs
 }
 
 // NewUplink returns the state machine of cfg.Uplink, in state Down. held is
@@ -205,6 +206,7 @@ func (u *Uplink) released() {
 func (u *Uplink) Stop() {
 	u.stopExchange()
 	u.stopRenewal()
+	u.stopRepairs()
 	u.expiry.cancel()
 	u.state = StateDown
 }

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // ctlTimeout bounds how long a control client may take to send its
@@ -91,6 +91,11 @@ func (f *frontend) ctlRequest(r *ctlRequest) {
 		if err := f.parent.Send(pb.Type_TYPE_CTL_PARENT, r.req); err != nil {
 			f.log.Error("send to parent", "err", err)
 		}
+	case pb.CtlRequest_COMMAND_REQUEST:
+		// The operator asks for a lease now: an uplink waiting to retry
+		// its socket tries at once.
+		f.retryNow(r.req.Ifname)
+		f.toEngine(pb.Type_TYPE_CTL_REQUEST, r.req)
 	default:
 		f.toEngine(pb.Type_TYPE_CTL_REQUEST, r.req)
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/imsg"
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
@@ -21,7 +22,7 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
 	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
 	"github.com/dhcp6leased/dhcp6leased/internal/sandbox"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // startupRules are what the parent sends before TYPE_START.
@@ -43,7 +44,7 @@ func Main(ctx context.Context, opts privsep.Options) error {
 	}
 	defer c.Parent.Close()
 	f := &frontend{log: c.Log, level: c.Level, parent: c.Parent, links: make(map[int]*link), pending: make(map[uint64]net.Conn),
-		fromEngine: engineRules()}
+		fromEngine: engineRules(), funcs: make(chan func())}
 	if err := f.startup(); err != nil {
 		return fmt.Errorf("frontend startup: %w", err)
 	}
@@ -111,6 +112,29 @@ type frontend struct {
 
 	fromEngine imsg.Rules // engineRules(), made once
 	nextID     uint64
+
+	funcs chan func() // timer callbacks, run on the loop
+	done  <-chan struct{}
+}
+
+// after runs fn on the loop after d; stop cancels it, also when it has
+// fired but the loop has not run it yet.
+func (f *frontend) after(d time.Duration, fn func()) (stop func() bool) {
+	stopped := false
+	t := time.AfterFunc(d, func() {
+		select {
+		case f.funcs <- func() {
+			if !stopped {
+				fn()
+			}
+		}:
+		case <-f.done:
+		}
+	})
+	return func() bool {
+		stopped = true
+		return t.Stop()
+	}
 }
 
 // event is anything the reader goroutines hand to the run loop.
@@ -123,6 +147,7 @@ type event struct {
 }
 
 func (f *frontend) run(ctx context.Context) error {
+	f.done = ctx.Done()
 	evs := make(chan event)
 	go f.parent.Feed(func(m *imsg.Message, err error) { evs <- event{from: "parent", m: m, err: err} })
 	go f.engine.Feed(func(m *imsg.Message, err error) { evs <- event{from: "engine", m: m, err: err} })
@@ -132,6 +157,8 @@ func (f *frontend) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case fn := <-f.funcs:
+			fn()
 		case e := <-evs:
 			if err := f.handle(e); err != nil {
 				return err
@@ -177,6 +204,7 @@ func parentNoFDRules() imsg.Rules {
 		uint32(pb.Type_TYPE_RELOAD):           {New: func() imsg.Payload { return new(pb.Config) }},
 		uint32(pb.Type_TYPE_LOG_LEVEL):        {New: func() imsg.Payload { return new(pb.LogLevel) }},
 		uint32(pb.Type_TYPE_CTL_PARENT_REPLY): {New: func() imsg.Payload { return new(pb.CtlReply) }},
+		uint32(pb.Type_TYPE_LOG_STATS):        {New: func() imsg.Payload { return new(pb.Empty) }},
 	}
 }
 
@@ -227,6 +255,8 @@ func (f *frontend) handle(e event) error {
 			f.level.Set(logging.Level(int(p.Verbosity)))
 		case *pb.CtlReply:
 			f.ctlReply(p)
+		case *pb.Empty: // TYPE_LOG_STATS
+			logging.Runtime(f.log)
 		}
 	case "engine":
 		p, err := f.fromEngine.Decode(e.m)

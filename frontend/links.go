@@ -2,16 +2,18 @@ package frontend
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
 	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // link is one kernel interface, tracked by ifindex as brcompatd learned
@@ -27,12 +29,67 @@ type link struct {
 	conn      *os.File            // uplinks: the client socket, once the parent sent it
 	addr      netip.Addr          // the address conn is bound to
 	asked     bool                // an OPEN_UDP is outstanding
+
+	// When the parent could not open the socket (another program holds
+	// port 546, say): the next attempt, after a backoff from 1 s doubling
+	// to 60 s, and why.
+	retry   func() bool // stops the pending attempt
+	backoff time.Duration
+	sockErr string
 }
 
 func (l *link) closeSocket() {
+	l.stopRetry()
 	if l.conn != nil {
 		l.conn.Close()
 		l.conn = nil
+	}
+}
+
+// stopRetry cancels a pending attempt to get the socket and starts the
+// backoff over.
+func (l *link) stopRetry() {
+	if l.retry != nil {
+		l.retry()
+		l.retry = nil
+	}
+	l.backoff = 0
+}
+
+// Socket retry backoff (issue: another program holding port 546 at start
+// must not leave the uplink down for good).
+const (
+	minSocketRetry = time.Second
+	maxSocketRetry = time.Minute
+)
+
+// retrySocket schedules the next attempt after the parent failed to open
+// l's socket with reason, and tells the engine why the uplink has none.
+func (f *frontend) retrySocket(l *link, reason string) {
+	l.backoff = min(max(2*l.backoff, minSocketRetry), maxSocketRetry)
+	// RFC 8415 section 15's RAND, so that uplinks that failed together
+	// do not retry together.
+	delay := time.Duration(float64(l.backoff) * (0.9 + 0.2*rand.Float64()))
+	if reason != l.sockErr {
+		f.log.Warn("no udp socket", "uplink", l.name, "err", reason, "retry_in", delay.Round(time.Millisecond))
+	} else {
+		f.log.Info("no udp socket yet", "uplink", l.name, "err", reason, "retry_in", delay.Round(time.Millisecond))
+	}
+	l.sockErr = reason
+	l.retry = f.after(delay, func() {
+		l.retry = nil
+		f.askSocket(l)
+	})
+	f.toEngine(pb.Type_TYPE_UPLINK_READY, &pb.UplinkReady{Uplink: l.name, Ifindex: int32(l.index), Ready: false,
+		Error: reason, RetryUnixMs: time.Now().Add(delay).UnixMilli()})
+}
+
+// retryNow makes the next attempt for the uplink called name at once:
+// dhcp6leasectl request asks for it.
+func (f *frontend) retryNow(name string) {
+	if l := f.uplinkByName(name); l != nil && l.conn == nil {
+		l.stopRetry()
+		f.askSocket(l)
 	}
 }
 
@@ -69,6 +126,10 @@ func (f *frontend) rtEvent(ev rtnl.Event) {
 		f.linkEvent(ev)
 	case rtnl.Addr:
 		f.addrEvent(ev)
+	case rtnl.Route:
+		if ev.Deleted {
+			f.toEngine(pb.Type_TYPE_REMOVED, &pb.Removed{Prefix: ev.Prefix.Addr().AsSlice(), PrefixLen: uint32(ev.Prefix.Bits())})
+		}
 	}
 }
 
@@ -107,7 +168,15 @@ func (f *frontend) announce(l *link, deleted bool) {
 // kernel reports it again when DAD ends.
 func (f *frontend) addrEvent(ev rtnl.Addr) {
 	l := f.links[ev.Index]
-	if l == nil || !ev.LinkLocal() {
+	if l == nil {
+		return
+	}
+	if !ev.LinkLocal() {
+		// A global address gone from a downstream may be one the engine
+		// configured and someone else removed: it decides (drift).
+		if ev.Deleted && ev.Scope == unix.RT_SCOPE_UNIVERSE && f.isDownstream(l.name) {
+			f.toEngine(pb.Type_TYPE_REMOVED, &pb.Removed{Ifname: l.name, Prefix: ev.Prefix.Addr().AsSlice(), PrefixLen: uint32(ev.Prefix.Bits())})
+		}
 		return
 	}
 	a := ev.Prefix.Addr()
@@ -117,8 +186,11 @@ func (f *frontend) addrEvent(ev rtnl.Addr) {
 			f.log.Info("link-local address gone", "uplink", l.name, "address", a)
 			f.dropSocket(l)
 		}
-	} else {
+	} else if !l.linkLocal[a] {
 		l.linkLocal[a] = true
+		// A new usable link-local address: whatever failed before may
+		// work now, so there is no waiting for the backoff.
+		l.stopRetry()
 	}
 	if f.isUplink(l.name) {
 		f.askSocket(l)
@@ -149,7 +221,7 @@ func (f *frontend) reload(cfg *config.Config) {
 }
 
 func (f *frontend) askSocket(l *link) {
-	if l.conn != nil || l.asked || len(l.linkLocal) == 0 {
+	if l.conn != nil || l.asked || l.retry != nil || len(l.linkLocal) == 0 {
 		return
 	}
 	l.asked = true
@@ -159,6 +231,7 @@ func (f *frontend) askSocket(l *link) {
 }
 
 func (f *frontend) dropSocket(l *link) {
+	l.stopRetry()
 	if l.conn == nil {
 		return
 	}
@@ -182,9 +255,10 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 	}
 	l.asked = false
 	if s.Error != "" {
-		f.log.Warn("no udp socket", "uplink", s.Uplink, "err", s.Error)
+		f.retrySocket(l, s.Error)
 		return
 	}
+	l.backoff, l.sockErr = 0, ""
 	// The socket stays an *os.File, read and written with recvfrom and
 	// sendto through its SyscallConn (the parent made it non-blocking, so
 	// the runtime's poller waits for it): a net.UDPConn would name the

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
-	"github.com/dhcp6leased/dhcp6leased/proto"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 // allServers is All_DHCP_Relay_Agents_and_Servers (RFC 8415 section 7.1).

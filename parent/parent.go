@@ -276,6 +276,8 @@ func (d *daemon) run(ctx context.Context) error {
 		case sig := <-sigs:
 			if sig == syscall.SIGUSR1 {
 				d.send(d.en, pb.Type_TYPE_LOG_STATS, &pb.Empty{})
+				d.send(d.fe, pb.Type_TYPE_LOG_STATS, &pb.Empty{})
+				logging.Runtime(d.log)
 			} else {
 				d.reload()
 			}

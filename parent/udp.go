@@ -1,9 +1,11 @@
 package parent
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +45,12 @@ func openUDP(ifname string, ifindex int, ll netip.Addr) (*os.File, error) {
 	}
 	sa := &unix.SockaddrInet6{Port: clientPort, Addr: ll.As16(), ZoneId: uint32(ifindex)}
 	if err := unix.Bind(fd, sa); err != nil {
-		return fail(fmt.Sprintf("bind [%v%%%s]:%d", ll, ifname, clientPort), err)
+		op := fmt.Sprintf("bind [%v%%%s]:%d", ll, ifname, clientPort)
+		if holders := portHolders(clientPort); errors.Is(err, unix.EADDRINUSE) && len(holders) > 0 {
+			// Another DHCPv6 client, most likely: say which.
+			err = fmt.Errorf("%w (held by %s)", err, strings.Join(holders, ", "))
+		}
+		return fail(op, err)
 	}
 	return os.NewFile(uintptr(fd), "udp-"+ifname), nil
 }

@@ -230,8 +230,11 @@ type InterfaceStats struct {
 	Received        map[string]uint64      `protobuf:"bytes,3,rep,name=received,proto3" json:"received,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	Drops           map[string]uint64      `protobuf:"bytes,4,rep,name=drops,proto3" json:"drops,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	Retransmissions uint64                 `protobuf:"varint,5,opt,name=retransmissions,proto3" json:"retransmissions,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Addresses and routes put back after someone else removed them.
+	RepairedAddresses uint64 `protobuf:"varint,6,opt,name=repaired_addresses,json=repairedAddresses,proto3" json:"repaired_addresses,omitempty"`
+	RepairedRoutes    uint64 `protobuf:"varint,7,opt,name=repaired_routes,json=repairedRoutes,proto3" json:"repaired_routes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *InterfaceStats) Reset() {
@@ -299,17 +302,40 @@ func (x *InterfaceStats) GetRetransmissions() uint64 {
 	return 0
 }
 
+func (x *InterfaceStats) GetRepairedAddresses() uint64 {
+	if x != nil {
+		return x.RepairedAddresses
+	}
+	return 0
+}
+
+func (x *InterfaceStats) GetRepairedRoutes() uint64 {
+	if x != nil {
+		return x.RepairedRoutes
+	}
+	return 0
+}
+
 type InterfaceStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	ServerId      []byte                 `protobuf:"bytes,3,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	T1UnixMs      int64                  `protobuf:"varint,4,opt,name=t1_unix_ms,json=t1UnixMs,proto3" json:"t1_unix_ms,omitempty"` // due times, 0 when not bound
-	T2UnixMs      int64                  `protobuf:"varint,5,opt,name=t2_unix_ms,json=t2UnixMs,proto3" json:"t2_unix_ms,omitempty"`
-	Ias           []*IAStatus            `protobuf:"bytes,6,rep,name=ias,proto3" json:"ias,omitempty"`
-	LinkUp        bool                   `protobuf:"varint,7,opt,name=link_up,json=linkUp,proto3" json:"link_up,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	State    string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	ServerId []byte                 `protobuf:"bytes,3,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	T1UnixMs int64                  `protobuf:"varint,4,opt,name=t1_unix_ms,json=t1UnixMs,proto3" json:"t1_unix_ms,omitempty"` // due times, 0 when not bound
+	T2UnixMs int64                  `protobuf:"varint,5,opt,name=t2_unix_ms,json=t2UnixMs,proto3" json:"t2_unix_ms,omitempty"`
+	Ias      []*IAStatus            `protobuf:"bytes,6,rep,name=ias,proto3" json:"ias,omitempty"`
+	LinkUp   bool                   `protobuf:"varint,7,opt,name=link_up,json=linkUp,proto3" json:"link_up,omitempty"`
+	// Why the uplink has no UDP socket (the errno, and who holds port 546
+	// when /proc tells), and when the next attempt is; empty and 0 otherwise.
+	SocketError       string `protobuf:"bytes,8,opt,name=socket_error,json=socketError,proto3" json:"socket_error,omitempty"`
+	SocketRetryUnixMs int64  `protobuf:"varint,9,opt,name=socket_retry_unix_ms,json=socketRetryUnixMs,proto3" json:"socket_retry_unix_ms,omitempty"`
+	// What was put back after someone else removed it, and when last (0:
+	// never).
+	RepairedAddresses uint64 `protobuf:"varint,10,opt,name=repaired_addresses,json=repairedAddresses,proto3" json:"repaired_addresses,omitempty"`
+	RepairedRoutes    uint64 `protobuf:"varint,11,opt,name=repaired_routes,json=repairedRoutes,proto3" json:"repaired_routes,omitempty"`
+	LastRepairUnixMs  int64  `protobuf:"varint,12,opt,name=last_repair_unix_ms,json=lastRepairUnixMs,proto3" json:"last_repair_unix_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *InterfaceStatus) Reset() {
@@ -391,6 +417,41 @@ func (x *InterfaceStatus) GetLinkUp() bool {
 	return false
 }
 
+func (x *InterfaceStatus) GetSocketError() string {
+	if x != nil {
+		return x.SocketError
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetSocketRetryUnixMs() int64 {
+	if x != nil {
+		return x.SocketRetryUnixMs
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetRepairedAddresses() uint64 {
+	if x != nil {
+		return x.RepairedAddresses
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetRepairedRoutes() uint64 {
+	if x != nil {
+		return x.RepairedRoutes
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetLastRepairUnixMs() int64 {
+	if x != nil {
+		return x.LastRepairUnixMs
+	}
+	return 0
+}
+
 type IAStatus struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	Index                uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -400,6 +461,7 @@ type IAStatus struct {
 	ValidUntilUnixMs     int64                  `protobuf:"varint,5,opt,name=valid_until_unix_ms,json=validUntilUnixMs,proto3" json:"valid_until_unix_ms,omitempty"` // -1: infinite
 	Downstreams          []*Downstream          `protobuf:"bytes,6,rep,name=downstreams,proto3" json:"downstreams,omitempty"`
 	Unfit                []string               `protobuf:"bytes,7,rep,name=unfit,proto3" json:"unfit,omitempty"` // entries that do not fit a too-small prefix
+	Retiring             []*RetiringPrefix      `protobuf:"bytes,8,rep,name=retiring,proto3" json:"retiring,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -483,6 +545,75 @@ func (x *IAStatus) GetUnfit() []string {
 	return nil
 }
 
+func (x *IAStatus) GetRetiring() []*RetiringPrefix {
+	if x != nil {
+		return x.Retiring
+	}
+	return nil
+}
+
+// RetiringPrefix is an earlier prefix of an IA that the server still grants
+// while it renumbers: its addresses are deprecated until it ends.
+type RetiringPrefix struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Prefix           string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	ValidUntilUnixMs int64                  `protobuf:"varint,2,opt,name=valid_until_unix_ms,json=validUntilUnixMs,proto3" json:"valid_until_unix_ms,omitempty"` // -1: infinite
+	Downstreams      []*Downstream          `protobuf:"bytes,3,rep,name=downstreams,proto3" json:"downstreams,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RetiringPrefix) Reset() {
+	*x = RetiringPrefix{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetiringPrefix) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetiringPrefix) ProtoMessage() {}
+
+func (x *RetiringPrefix) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetiringPrefix.ProtoReflect.Descriptor instead.
+func (*RetiringPrefix) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RetiringPrefix) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *RetiringPrefix) GetValidUntilUnixMs() int64 {
+	if x != nil {
+		return x.ValidUntilUnixMs
+	}
+	return 0
+}
+
+func (x *RetiringPrefix) GetDownstreams() []*Downstream {
+	if x != nil {
+		return x.Downstreams
+	}
+	return nil
+}
+
 type Downstream struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ifname        string                 `protobuf:"bytes,1,opt,name=ifname,proto3" json:"ifname,omitempty"`
@@ -493,7 +624,7 @@ type Downstream struct {
 
 func (x *Downstream) Reset() {
 	*x = Downstream{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +636,7 @@ func (x *Downstream) String() string {
 func (*Downstream) ProtoMessage() {}
 
 func (x *Downstream) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +649,7 @@ func (x *Downstream) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Downstream.ProtoReflect.Descriptor instead.
 func (*Downstream) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{5}
+	return file_control_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Downstream) GetIfname() string {
@@ -559,13 +690,15 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"interfaces\x18\x03 \x03(\v2!.dhcp6leased.imsg.InterfaceStatusR\n" +
 	"interfaces\x126\n" +
-	"\x05stats\x18\x04 \x03(\v2 .dhcp6leased.imsg.InterfaceStatsR\x05stats\"\xcd\x03\n" +
+	"\x05stats\x18\x04 \x03(\v2 .dhcp6leased.imsg.InterfaceStatsR\x05stats\"\xa5\x04\n" +
 	"\x0eInterfaceStats\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
 	"\x04sent\x18\x02 \x03(\v2*.dhcp6leased.imsg.InterfaceStats.SentEntryR\x04sent\x12J\n" +
 	"\breceived\x18\x03 \x03(\v2..dhcp6leased.imsg.InterfaceStats.ReceivedEntryR\breceived\x12A\n" +
 	"\x05drops\x18\x04 \x03(\v2+.dhcp6leased.imsg.InterfaceStats.DropsEntryR\x05drops\x12(\n" +
-	"\x0fretransmissions\x18\x05 \x01(\x04R\x0fretransmissions\x1a7\n" +
+	"\x0fretransmissions\x18\x05 \x01(\x04R\x0fretransmissions\x12-\n" +
+	"\x12repaired_addresses\x18\x06 \x01(\x04R\x11repairedAddresses\x12'\n" +
+	"\x0frepaired_routes\x18\a \x01(\x04R\x0erepairedRoutes\x1a7\n" +
 	"\tSentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1a;\n" +
@@ -575,7 +708,7 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xdb\x01\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xb6\x03\n" +
 	"\x0fInterfaceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
@@ -585,7 +718,13 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"t2_unix_ms\x18\x05 \x01(\x03R\bt2UnixMs\x12,\n" +
 	"\x03ias\x18\x06 \x03(\v2\x1a.dhcp6leased.imsg.IAStatusR\x03ias\x12\x17\n" +
-	"\alink_up\x18\a \x01(\bR\x06linkUp\"\x88\x02\n" +
+	"\alink_up\x18\a \x01(\bR\x06linkUp\x12!\n" +
+	"\fsocket_error\x18\b \x01(\tR\vsocketError\x12/\n" +
+	"\x14socket_retry_unix_ms\x18\t \x01(\x03R\x11socketRetryUnixMs\x12-\n" +
+	"\x12repaired_addresses\x18\n" +
+	" \x01(\x04R\x11repairedAddresses\x12'\n" +
+	"\x0frepaired_routes\x18\v \x01(\x04R\x0erepairedRoutes\x12-\n" +
+	"\x13last_repair_unix_ms\x18\f \x01(\x03R\x10lastRepairUnixMs\"\xc6\x02\n" +
 	"\bIAStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04iaid\x18\x02 \x01(\rR\x04iaid\x12\x16\n" +
@@ -593,7 +732,12 @@ const file_control_proto_rawDesc = "" +
 	"\x17preferred_until_unix_ms\x18\x04 \x01(\x03R\x14preferredUntilUnixMs\x12-\n" +
 	"\x13valid_until_unix_ms\x18\x05 \x01(\x03R\x10validUntilUnixMs\x12>\n" +
 	"\vdownstreams\x18\x06 \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\vdownstreams\x12\x14\n" +
-	"\x05unfit\x18\a \x03(\tR\x05unfit\">\n" +
+	"\x05unfit\x18\a \x03(\tR\x05unfit\x12<\n" +
+	"\bretiring\x18\b \x03(\v2 .dhcp6leased.imsg.RetiringPrefixR\bretiring\"\x97\x01\n" +
+	"\x0eRetiringPrefix\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12-\n" +
+	"\x13valid_until_unix_ms\x18\x02 \x01(\x03R\x10validUntilUnixMs\x12>\n" +
+	"\vdownstreams\x18\x03 \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\vdownstreams\">\n" +
 	"\n" +
 	"Downstream\x12\x16\n" +
 	"\x06ifname\x18\x01 \x01(\tR\x06ifname\x12\x18\n" +
@@ -612,7 +756,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_control_proto_goTypes = []any{
 	(CtlRequest_Command)(0), // 0: dhcp6leased.imsg.CtlRequest.Command
 	(*CtlRequest)(nil),      // 1: dhcp6leased.imsg.CtlRequest
@@ -620,25 +764,28 @@ var file_control_proto_goTypes = []any{
 	(*InterfaceStats)(nil),  // 3: dhcp6leased.imsg.InterfaceStats
 	(*InterfaceStatus)(nil), // 4: dhcp6leased.imsg.InterfaceStatus
 	(*IAStatus)(nil),        // 5: dhcp6leased.imsg.IAStatus
-	(*Downstream)(nil),      // 6: dhcp6leased.imsg.Downstream
-	nil,                     // 7: dhcp6leased.imsg.InterfaceStats.SentEntry
-	nil,                     // 8: dhcp6leased.imsg.InterfaceStats.ReceivedEntry
-	nil,                     // 9: dhcp6leased.imsg.InterfaceStats.DropsEntry
+	(*RetiringPrefix)(nil),  // 6: dhcp6leased.imsg.RetiringPrefix
+	(*Downstream)(nil),      // 7: dhcp6leased.imsg.Downstream
+	nil,                     // 8: dhcp6leased.imsg.InterfaceStats.SentEntry
+	nil,                     // 9: dhcp6leased.imsg.InterfaceStats.ReceivedEntry
+	nil,                     // 10: dhcp6leased.imsg.InterfaceStats.DropsEntry
 }
 var file_control_proto_depIdxs = []int32{
-	0, // 0: dhcp6leased.imsg.CtlRequest.command:type_name -> dhcp6leased.imsg.CtlRequest.Command
-	4, // 1: dhcp6leased.imsg.CtlReply.interfaces:type_name -> dhcp6leased.imsg.InterfaceStatus
-	3, // 2: dhcp6leased.imsg.CtlReply.stats:type_name -> dhcp6leased.imsg.InterfaceStats
-	7, // 3: dhcp6leased.imsg.InterfaceStats.sent:type_name -> dhcp6leased.imsg.InterfaceStats.SentEntry
-	8, // 4: dhcp6leased.imsg.InterfaceStats.received:type_name -> dhcp6leased.imsg.InterfaceStats.ReceivedEntry
-	9, // 5: dhcp6leased.imsg.InterfaceStats.drops:type_name -> dhcp6leased.imsg.InterfaceStats.DropsEntry
-	5, // 6: dhcp6leased.imsg.InterfaceStatus.ias:type_name -> dhcp6leased.imsg.IAStatus
-	6, // 7: dhcp6leased.imsg.IAStatus.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0,  // 0: dhcp6leased.imsg.CtlRequest.command:type_name -> dhcp6leased.imsg.CtlRequest.Command
+	4,  // 1: dhcp6leased.imsg.CtlReply.interfaces:type_name -> dhcp6leased.imsg.InterfaceStatus
+	3,  // 2: dhcp6leased.imsg.CtlReply.stats:type_name -> dhcp6leased.imsg.InterfaceStats
+	8,  // 3: dhcp6leased.imsg.InterfaceStats.sent:type_name -> dhcp6leased.imsg.InterfaceStats.SentEntry
+	9,  // 4: dhcp6leased.imsg.InterfaceStats.received:type_name -> dhcp6leased.imsg.InterfaceStats.ReceivedEntry
+	10, // 5: dhcp6leased.imsg.InterfaceStats.drops:type_name -> dhcp6leased.imsg.InterfaceStats.DropsEntry
+	5,  // 6: dhcp6leased.imsg.InterfaceStatus.ias:type_name -> dhcp6leased.imsg.IAStatus
+	7,  // 7: dhcp6leased.imsg.IAStatus.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	6,  // 8: dhcp6leased.imsg.IAStatus.retiring:type_name -> dhcp6leased.imsg.RetiringPrefix
+	7,  // 9: dhcp6leased.imsg.RetiringPrefix.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -652,7 +799,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -34,7 +34,8 @@ const (
 	Type_TYPE_CONFIG Type = 1
 	// parent -> frontend, engine: Empty, 1 fd (the frontend<->engine channel).
 	Type_TYPE_PEER_CHANNEL Type = 2
-	// parent -> frontend: Empty, 1 fd (rtnetlink, link and IPv6 address groups).
+	// parent -> frontend: Empty, 1 fd (rtnetlink, link, IPv6 address and
+	// IPv6 route groups).
 	Type_TYPE_ROUTE_SOCKET Type = 3
 	// parent -> frontend: Empty, 1 fd (listening control socket).
 	Type_TYPE_CONTROL_SOCKET Type = 4
@@ -76,12 +77,16 @@ const (
 	Type_TYPE_CTL_PARENT_REPLY Type = 23
 	// parent -> frontend, engine: LogLevel, 0 fds.
 	Type_TYPE_LOG_LEVEL Type = 24
-	// parent -> engine: Empty, 0 fds. Log every uplink's counters (SIGUSR1).
+	// parent -> frontend, engine: Empty, 0 fds. Log the counters (SIGUSR1):
+	// the engine every uplink's, each process its runtime's.
 	Type_TYPE_LOG_STATS Type = 25
 	// parent -> engine: Empty, 0 fds. Release every lease (release on
 	// shutdown); engine -> parent: Empty, 0 fds, once done.
 	Type_TYPE_RELEASE      Type = 26
 	Type_TYPE_RELEASE_DONE Type = 27
+	// frontend -> engine: Removed, 0 fds. The kernel reported a global
+	// address of a downstream, or one of our unreachable routes, removed.
+	Type_TYPE_REMOVED Type = 28
 )
 
 // Enum value maps for Type.
@@ -115,6 +120,7 @@ var (
 		25: "TYPE_LOG_STATS",
 		26: "TYPE_RELEASE",
 		27: "TYPE_RELEASE_DONE",
+		28: "TYPE_REMOVED",
 	}
 	Type_value = map[string]int32{
 		"TYPE_UNSPECIFIED":      0,
@@ -145,6 +151,7 @@ var (
 		"TYPE_LOG_STATS":        25,
 		"TYPE_RELEASE":          26,
 		"TYPE_RELEASE_DONE":     27,
+		"TYPE_REMOVED":          28,
 	}
 )
 
@@ -684,10 +691,15 @@ func (x *Link) GetDeleted() bool {
 }
 
 type UplinkReady struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
-	Ifindex       int32                  `protobuf:"varint,2,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
-	Ready         bool                   `protobuf:"varint,3,opt,name=ready,proto3" json:"ready,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Uplink  string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	Ifindex int32                  `protobuf:"varint,2,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
+	Ready   bool                   `protobuf:"varint,3,opt,name=ready,proto3" json:"ready,omitempty"`
+	// Not ready: why the socket could not be opened (empty when the link or
+	// its link-local address is what is missing), and when the frontend
+	// tries again, Unix milliseconds.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	RetryUnixMs   int64  `protobuf:"varint,5,opt,name=retry_unix_ms,json=retryUnixMs,proto3" json:"retry_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -743,6 +755,82 @@ func (x *UplinkReady) GetReady() bool {
 	return false
 }
 
+func (x *UplinkReady) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *UplinkReady) GetRetryUnixMs() int64 {
+	if x != nil {
+		return x.RetryUnixMs
+	}
+	return 0
+}
+
+// Removed is what the kernel reported removed: an address (ifname set, the
+// downstream it was on) or an unreachable route of ours (ifname empty).
+type Removed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ifname        string                 `protobuf:"bytes,1,opt,name=ifname,proto3" json:"ifname,omitempty"`
+	Prefix        []byte                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"` // 16 bytes: the address, or the route's destination
+	PrefixLen     uint32                 `protobuf:"varint,3,opt,name=prefix_len,json=prefixLen,proto3" json:"prefix_len,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Removed) Reset() {
+	*x = Removed{}
+	mi := &file_imsg_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Removed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Removed) ProtoMessage() {}
+
+func (x *Removed) ProtoReflect() protoreflect.Message {
+	mi := &file_imsg_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Removed.ProtoReflect.Descriptor instead.
+func (*Removed) Descriptor() ([]byte, []int) {
+	return file_imsg_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Removed) GetIfname() string {
+	if x != nil {
+		return x.Ifname
+	}
+	return ""
+}
+
+func (x *Removed) GetPrefix() []byte {
+	if x != nil {
+		return x.Prefix
+	}
+	return nil
+}
+
+func (x *Removed) GetPrefixLen() uint32 {
+	if x != nil {
+		return x.PrefixLen
+	}
+	return 0
+}
+
 type Packet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
@@ -755,7 +843,7 @@ type Packet struct {
 
 func (x *Packet) Reset() {
 	*x = Packet{}
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +855,7 @@ func (x *Packet) String() string {
 func (*Packet) ProtoMessage() {}
 
 func (x *Packet) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +868,7 @@ func (x *Packet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Packet.ProtoReflect.Descriptor instead.
 func (*Packet) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{9}
+	return file_imsg_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Packet) GetUplink() string {
@@ -824,7 +912,7 @@ type TransmitIA struct {
 
 func (x *TransmitIA) Reset() {
 	*x = TransmitIA{}
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +924,7 @@ func (x *TransmitIA) String() string {
 func (*TransmitIA) ProtoMessage() {}
 
 func (x *TransmitIA) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +937,7 @@ func (x *TransmitIA) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitIA.ProtoReflect.Descriptor instead.
 func (*TransmitIA) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{10}
+	return file_imsg_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TransmitIA) GetIaid() uint32 {
@@ -902,7 +990,7 @@ type Transmit struct {
 
 func (x *Transmit) Reset() {
 	*x = Transmit{}
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1002,7 @@ func (x *Transmit) String() string {
 func (*Transmit) ProtoMessage() {}
 
 func (x *Transmit) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1015,7 @@ func (x *Transmit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transmit.ProtoReflect.Descriptor instead.
 func (*Transmit) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{11}
+	return file_imsg_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Transmit) GetUplink() string {
@@ -994,7 +1082,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1094,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1107,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{12}
+	return file_imsg_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Address) GetUplink() string {
@@ -1083,7 +1171,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1183,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1196,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{13}
+	return file_imsg_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Route) GetUplink() string {
@@ -1149,7 +1237,7 @@ type SaveLease struct {
 
 func (x *SaveLease) Reset() {
 	*x = SaveLease{}
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1249,7 @@ func (x *SaveLease) String() string {
 func (*SaveLease) ProtoMessage() {}
 
 func (x *SaveLease) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1262,7 @@ func (x *SaveLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveLease.ProtoReflect.Descriptor instead.
 func (*SaveLease) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{14}
+	return file_imsg_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SaveLease) GetUplink() string {
@@ -1210,7 +1298,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_imsg_proto_msgTypes[15]
+	mi := &file_imsg_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1310,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[15]
+	mi := &file_imsg_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1323,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{15}
+	return file_imsg_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Event) GetUplink() string {
@@ -1354,11 +1442,18 @@ const file_imsg_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05flags\x18\x03 \x01(\rR\x05flags\x12\x1c\n" +
 	"\toperstate\x18\x04 \x01(\rR\toperstate\x12\x18\n" +
-	"\adeleted\x18\x05 \x01(\bR\adeleted\"U\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\"\x8f\x01\n" +
 	"\vUplinkReady\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x14\n" +
-	"\x05ready\x18\x03 \x01(\bR\x05ready\"l\n" +
+	"\x05ready\x18\x03 \x01(\bR\x05ready\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
+	"\rretry_unix_ms\x18\x05 \x01(\x03R\vretryUnixMs\"X\n" +
+	"\aRemoved\x12\x16\n" +
+	"\x06ifname\x18\x01 \x01(\tR\x06ifname\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1d\n" +
+	"\n" +
+	"prefix_len\x18\x03 \x01(\rR\tprefixLen\"l\n" +
 	"\x06Packet\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x16\n" +
@@ -1409,7 +1504,7 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0fold_downstreams\x18\b \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\x0eoldDownstreams\x12#\n" +
 	"\rlink_previous\x18\t \x01(\tR\flinkPrevious\x12!\n" +
 	"\flink_current\x18\n" +
-	" \x01(\tR\vlinkCurrent*\xc7\x04\n" +
+	" \x01(\tR\vlinkCurrent*\xd9\x04\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1441,7 +1536,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0eTYPE_LOG_LEVEL\x10\x18\x12\x12\n" +
 	"\x0eTYPE_LOG_STATS\x10\x19\x12\x10\n" +
 	"\fTYPE_RELEASE\x10\x1a\x12\x15\n" +
-	"\x11TYPE_RELEASE_DONE\x10\x1bB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
+	"\x11TYPE_RELEASE_DONE\x10\x1b\x12\x10\n" +
+	"\fTYPE_REMOVED\x10\x1cB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
 
 var (
 	file_imsg_proto_rawDescOnce sync.Once
@@ -1456,7 +1552,7 @@ func file_imsg_proto_rawDescGZIP() []byte {
 }
 
 var file_imsg_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_imsg_proto_goTypes = []any{
 	(Type)(0),           // 0: dhcp6leased.imsg.Type
 	(*LogLevel)(nil),    // 1: dhcp6leased.imsg.LogLevel
@@ -1468,25 +1564,26 @@ var file_imsg_proto_goTypes = []any{
 	(*UDPSocket)(nil),   // 7: dhcp6leased.imsg.UDPSocket
 	(*Link)(nil),        // 8: dhcp6leased.imsg.Link
 	(*UplinkReady)(nil), // 9: dhcp6leased.imsg.UplinkReady
-	(*Packet)(nil),      // 10: dhcp6leased.imsg.Packet
-	(*TransmitIA)(nil),  // 11: dhcp6leased.imsg.TransmitIA
-	(*Transmit)(nil),    // 12: dhcp6leased.imsg.Transmit
-	(*Address)(nil),     // 13: dhcp6leased.imsg.Address
-	(*Route)(nil),       // 14: dhcp6leased.imsg.Route
-	(*SaveLease)(nil),   // 15: dhcp6leased.imsg.SaveLease
-	(*Event)(nil),       // 16: dhcp6leased.imsg.Event
-	nil,                 // 17: dhcp6leased.imsg.Config.LeasesEntry
-	(*Downstream)(nil),  // 18: dhcp6leased.imsg.Downstream
+	(*Removed)(nil),     // 10: dhcp6leased.imsg.Removed
+	(*Packet)(nil),      // 11: dhcp6leased.imsg.Packet
+	(*TransmitIA)(nil),  // 12: dhcp6leased.imsg.TransmitIA
+	(*Transmit)(nil),    // 13: dhcp6leased.imsg.Transmit
+	(*Address)(nil),     // 14: dhcp6leased.imsg.Address
+	(*Route)(nil),       // 15: dhcp6leased.imsg.Route
+	(*SaveLease)(nil),   // 16: dhcp6leased.imsg.SaveLease
+	(*Event)(nil),       // 17: dhcp6leased.imsg.Event
+	nil,                 // 18: dhcp6leased.imsg.Config.LeasesEntry
+	(*Downstream)(nil),  // 19: dhcp6leased.imsg.Downstream
 }
 var file_imsg_proto_depIdxs = []int32{
-	17, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
+	18, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
 	5,  // 1: dhcp6leased.imsg.Lease.ias:type_name -> dhcp6leased.imsg.LeaseIA
-	11, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
+	12, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
 	4,  // 3: dhcp6leased.imsg.SaveLease.lease:type_name -> dhcp6leased.imsg.Lease
 	5,  // 4: dhcp6leased.imsg.Event.prefixes:type_name -> dhcp6leased.imsg.LeaseIA
 	5,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
-	18, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	18, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
+	19, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	19, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
 	4,  // 8: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
 	9,  // [9:9] is the sub-list for method output_type
 	9,  // [9:9] is the sub-list for method input_type
@@ -1507,7 +1604,7 @@ func file_imsg_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_imsg_proto_rawDesc), len(file_imsg_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -21,6 +21,7 @@ const (
 	maxPrefixes = maxIAs * (1 + lease.MaxRetiring)
 	maxIfname   = 15 // IFNAMSIZ - 1
 	maxConfig   = 60 << 10
+	maxError    = 512 // an error text carried for dhcp6leasectl
 )
 
 func checkIfname(what, name string) error {
@@ -106,6 +107,9 @@ func (o *OpenUDP) Validate() error {
 
 // Validate checks a UDPSocket.
 func (u *UDPSocket) Validate() error {
+	if len(u.Error) > maxError {
+		return fmt.Errorf("udp socket: error of %d bytes", len(u.Error))
+	}
 	if u.Error == "" {
 		if err := checkAddr("udp socket", u.Address, 0); err != nil {
 			return err
@@ -123,7 +127,22 @@ func (l *Link) Validate() error {
 }
 
 // Validate checks an UplinkReady.
-func (u *UplinkReady) Validate() error { return checkIfname("uplink ready", u.Uplink) }
+func (u *UplinkReady) Validate() error {
+	if len(u.Error) > maxError {
+		return fmt.Errorf("uplink ready: error of %d bytes", len(u.Error))
+	}
+	return checkIfname("uplink ready", u.Uplink)
+}
+
+// Validate checks a Removed.
+func (r *Removed) Validate() error {
+	if r.Ifname != "" {
+		if err := checkIfname("removed", r.Ifname); err != nil {
+			return err
+		}
+	}
+	return checkAddr("removed", r.Prefix, r.PrefixLen)
+}
 
 // Validate checks a Packet.
 func (p *Packet) Validate() error {

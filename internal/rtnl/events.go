@@ -13,8 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// An Event is a Link or an Addr: one link or IPv6 address as the kernel
-// reported it, in a dump or a change notification.
+// An Event is a Link, an Addr or a Route: one link, IPv6 address or
+// unreachable route of ours as the kernel reported it, in a dump or a
+// change notification.
 type Event interface {
 	isEvent()
 }
@@ -37,8 +38,17 @@ type Addr struct {
 	Deleted bool         // the address was removed
 }
 
-func (Link) isEvent() {}
-func (Addr) isEvent() {}
+// Route is one of this daemon's unreachable routes (RTM_NEWROUTE,
+// RTM_DELROUTE): IPv6, table main, protocol RouteProtocol, type
+// RTN_UNREACHABLE. Other routes are not reported.
+type Route struct {
+	Prefix  netip.Prefix
+	Deleted bool // the route was removed
+}
+
+func (Link) isEvent()  {}
+func (Addr) isEvent()  {}
+func (Route) isEvent() {}
 
 // Up reports whether the interface is administratively up (IFF_UP).
 func (l Link) Up() bool { return l.Flags&unix.IFF_UP != 0 }
@@ -68,16 +78,18 @@ func (a Addr) LinkLocal() bool { return a.Prefix.Addr().IsLinkLocalUnicast() }
 // receiver's view may be stale: call Dump again.
 var ErrResync = errors.New("rtnetlink events lost, dump again")
 
-// OpenEventSocket opens an rtnetlink socket subscribed to link changes and
-// IPv6 address changes (RTMGRP_LINK, RTMGRP_IPV6_IFADDR) in the calling
-// thread's network namespace. The parent opens it and passes it to the
-// frontend, which needs no privilege to read it or to request dumps.
+// OpenEventSocket opens an rtnetlink socket subscribed to link changes,
+// IPv6 address changes and IPv6 route changes (RTMGRP_LINK,
+// RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE: someone else removing what the
+// daemon configured is noticed at once) in the calling thread's network
+// namespace. The parent opens it and passes it to the frontend, which needs
+// no privilege to read it or to request dumps.
 func OpenEventSocket() (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("open rtnetlink event socket: %w", os.NewSyscallError("socket", err))
 	}
-	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK | unix.RTMGRP_IPV6_IFADDR}
+	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_IPV6_ROUTE}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("open rtnetlink event socket: %w", os.NewSyscallError("bind", err))
@@ -277,12 +289,30 @@ func splitMessages(b []byte) ([]netlink.Message, error) {
 	return msgs, nil
 }
 
-// decode turns a link or address message into an event. It returns nil for
-// messages that describe no interface state this package reports: other
+// decode turns a link, address or route message into an event. It returns
+// nil for messages that describe nothing this package reports: other
 // types, link messages of an address family (bridge port and IPv6 device
-// details share the type), and addresses other than IPv6.
+// details share the type), addresses other than IPv6, and routes that are
+// not this daemon's unreachable ones.
 func decode(msg netlink.Message) (Event, error) {
 	switch msg.Header.Type {
+	case unix.RTM_NEWROUTE, unix.RTM_DELROUTE:
+		var m routeMessage
+		if err := m.unmarshal(msg.Data); err != nil {
+			return nil, fmt.Errorf("route message: %w", err)
+		}
+		if m.Family != unix.AF_INET6 || m.Table != unix.RT_TABLE_MAIN || m.Protocol != RouteProtocol || m.Type != unix.RTN_UNREACHABLE {
+			return nil, nil
+		}
+		dst := m.Dst
+		if !dst.IsValid() {
+			dst = netip.IPv6Unspecified() // no RTA_DST: the default route
+		}
+		p := netip.PrefixFrom(dst, int(m.DstLen))
+		if !dst.Is6() || !p.IsValid() {
+			return nil, fmt.Errorf("route message: bad IPv6 destination %v/%d", m.Dst, m.DstLen)
+		}
+		return Route{Prefix: p, Deleted: msg.Header.Type == unix.RTM_DELROUTE}, nil
 	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
 		var m linkMessage
 		if err := m.unmarshal(msg.Data); err != nil {
