@@ -243,7 +243,8 @@ func (e *engine) run(ctx context.Context, c *pb.Config) error {
 			f()
 		case m := <-msgs:
 			if m.err != nil {
-				if m.from == "parent" && errors.Is(m.err, io.EOF) {
+				parentEOF := func(m msg) bool { return m.from == "parent" && errors.Is(m.err, io.EOF) }
+				if parentEOF(m) || errors.Is(m.err, io.EOF) && privsep.ParentFollows(msgs, parentEOF) {
 					return nil // the parent is shutting down
 				}
 				return fmt.Errorf("%s: %w", m.from, m.err)

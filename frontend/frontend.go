@@ -160,6 +160,10 @@ func (f *frontend) run(ctx context.Context) error {
 		case fn := <-f.funcs:
 			fn()
 		case e := <-evs:
+			parentEOF := func(e event) bool { return e.from == "parent" && errors.Is(e.err, io.EOF) }
+			if parentEOF(e) || e.from == "engine" && errors.Is(e.err, io.EOF) && privsep.ParentFollows(evs, parentEOF) {
+				return nil // the parent is shutting down
+			}
 			if err := f.handle(e); err != nil {
 				return err
 			}
@@ -217,9 +221,6 @@ func engineRules() imsg.Rules {
 
 func (f *frontend) handle(e event) error {
 	if e.err != nil {
-		if e.from == "parent" && errors.Is(e.err, io.EOF) {
-			return nil // the parent is shutting down
-		}
 		return fmt.Errorf("%s: %w", e.from, e.err)
 	}
 	switch e.from {

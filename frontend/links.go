@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,6 +28,7 @@ type link struct {
 	operstate uint8
 	linkLocal map[netip.Addr]bool // usable fe80:: addresses on the link
 	conn      *os.File            // uplinks: the client socket, once the parent sent it
+	closed    *atomic.Bool        // set before conn is closed: its reader's error is expected
 	addr      netip.Addr          // the address conn is bound to
 	asked     bool                // an OPEN_UDP is outstanding
 
@@ -41,6 +43,7 @@ type link struct {
 func (l *link) closeSocket() {
 	l.stopRetry()
 	if l.conn != nil {
+		l.closed.Store(true)
 		l.conn.Close()
 		l.conn = nil
 	}
@@ -264,10 +267,10 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 	// the runtime's poller waits for it): a net.UDPConn would name the
 	// zones of link-local addresses by dumping the interfaces over
 	// rtnetlink, which the sandbox then has to allow.
-	l.conn = file
+	l.conn, l.closed = file, new(atomic.Bool)
 	l.addr = netip.AddrFrom16([16]byte(s.Address))
 	f.log.Info("listening", "uplink", l.name, "address", l.addr)
-	go f.readUDP(l.name, l.index, l.conn)
+	go f.readUDP(l.name, l.index, l.conn, l.closed)
 	f.toEngine(pb.Type_TYPE_UPLINK_READY, &pb.UplinkReady{Uplink: l.name, Ifindex: int32(l.index), Ready: true})
 }
 
@@ -276,7 +279,7 @@ const maxPacket = 8 << 10
 
 // readUDP passes every datagram to the engine untouched: the frontend
 // never parses DHCPv6 input.
-func (f *frontend) readUDP(uplink string, index int, conn *os.File) {
+func (f *frontend) readUDP(uplink string, index int, conn *os.File, closed *atomic.Bool) {
 	// One buffer per uplink, so it is sized for what a server sends, not
 	// for the largest UDP datagram: 32 IA_PDs with a prefix and a status
 	// each fit in 4 KiB. A longer datagram arrives cut, fails to decode
@@ -301,7 +304,9 @@ func (f *frontend) readUDP(uplink string, index int, conn *os.File) {
 			err = rerr
 		}
 		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
+			// Closing the socket ends the read with the poller's "use of
+			// closed file", which is not os.ErrClosed: the flag tells.
+			if !closed.Load() && !errors.Is(err, os.ErrClosed) {
 				f.log.Error("read", "uplink", uplink, "err", err)
 			}
 			return

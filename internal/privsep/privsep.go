@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/imsg"
 	"github.com/dhcp6leased/dhcp6leased/internal/logging"
@@ -78,4 +79,29 @@ func StartChild(proc string, o Options) (*Child, error) {
 		return nil, err
 	}
 	return &Child{Log: log, Level: level, User: user, Parent: pc}, nil
+}
+
+// shutdownGrace bounds how long a child waits for its parent's EOF after
+// its peer's: the parent closes both channels when it stops.
+const shutdownGrace = 2 * time.Second
+
+// ParentFollows tells a child whose peer's channel just closed whether the
+// parent is shutting down: at a clean stop the parent closes both
+// children's channels, and the other child, exiting, can close its end
+// before the parent's EOF arrives here. It waits up to shutdownGrace for
+// an event of events that parentEOF recognises (anything else is dropped:
+// with the peer gone nothing more can be done with it). false means the
+// parent stays: the peer died, which is an error.
+func ParentFollows[T any](events <-chan T, parentEOF func(T) bool) bool {
+	timeout := time.After(shutdownGrace)
+	for {
+		select {
+		case e := <-events:
+			if parentEOF(e) {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
+	}
 }

@@ -427,7 +427,7 @@ func TestShowInterface(t *testing.T) {
 	if err != nil {
 		t.Fatalf("show stats: %v: %s", err, stats)
 	}
-	want := "up0\n\tsent:\n\t\tSOLICIT                        1\n\treceived:\n\t\tREPLY                          1\n\tdropped: none\n\tretransmissions: 0\n"
+	want := "up0\n\tsent:\n\t\tSOLICIT                        1\n\treceived:\n\t\tREPLY                          1\n\tdropped: none\n\tretransmissions: 0\n\tput back after removal: 0 addresses, 0 routes\n"
 	if stats != want {
 		t.Errorf("show stats up0:\n%s\nwant:\n%s", stats, want)
 	}

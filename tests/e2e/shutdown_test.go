@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
@@ -32,6 +34,7 @@ func TestShutdown(t *testing.T) {
 			if err := d.proc.Stop(); err != nil {
 				t.Fatalf("stop: %v", err)
 			}
+			checkCleanExit(t, d)
 			_, sentRelease := capture.First("release", stopped)
 			routes := routesOf(t, topo)
 			if !release {
@@ -73,5 +76,23 @@ func TestShutdown(t *testing.T) {
 				t.Error("no log line for the release")
 			}
 		})
+	}
+}
+
+// checkCleanExit checks what a clean SIGTERM leaves (issue 10): exit
+// status 0, no error line from any of the three processes, a lease file
+// that parses.
+func checkCleanExit(t *testing.T, d *daemon) {
+	t.Helper()
+	if err := d.proc.Wait(); err != nil {
+		t.Errorf("daemon exit after SIGTERM: %v, want status 0", err)
+	}
+	for _, line := range strings.Split(d.proc.Output(), "\n") {
+		if strings.Contains(line, "level=ERROR") || strings.HasPrefix(line, "dhcp6leased:") {
+			t.Errorf("error at shutdown: %s", line)
+		}
+	}
+	if _, err := lease.Read(filepath.Join(d.state, lease.FileName("up0"))); err != nil {
+		t.Errorf("lease file after shutdown: %v", err)
 	}
 }
