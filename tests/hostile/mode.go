@@ -60,6 +60,18 @@ const (
 	Flood            // every spoiled answer above, 10,000 a second for 10 s
 
 	modeEnd
+
+	// Scenarios, not in Hostile(): servers within the RFC that clients get
+	// wrong.
+
+	// RefuseRequests advertises a prefix to every Solicit (never Rapid
+	// Commit) and answers every Request with NoPrefixAvail in the IA_PD:
+	// a client must back off (RFC 8415 section 15), not loop.
+	RefuseRequests
+	// Renumber answers Renew and Rebind with the held prefix deprecated
+	// (preferred lifetime 0, the valid lifetime kept) and a new one:
+	// graceful renumbering (RFC 8415 section 18.2.10.1).
+	Renumber
 )
 
 func (m Mode) String() string {
@@ -110,6 +122,10 @@ func (m Mode) String() string {
 		return "unsolicited-reply"
 	case Flood:
 		return "flood"
+	case RefuseRequests:
+		return "refuse-requests"
+	case Renumber:
+		return "renumber"
 	}
 	if code, inIA, ok := m.status(); ok {
 		if inIA {
@@ -173,6 +189,9 @@ func (m Mode) variants() int {
 // as m sends it, changing a on the way; n counts the packets encoded so
 // far, for modes that vary. a holds at least one IA_PD with one prefix.
 func (m Mode) encode(a *dhcp6.Message, n int) ([]byte, error) {
+	if m > modeEnd {
+		return a.Marshal() // a scenario: answers() made it what it is
+	}
 	// Semantic faults: change the message and encode it as it is, the
 	// codec does not judge (internal/dhcp6 Append).
 	ia := &a.IAPDs[0]

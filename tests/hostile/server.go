@@ -57,6 +57,7 @@ type Server struct {
 	mode       Mode
 	encoded    int                     // packets encoded so far (some modes vary)
 	leases     map[uint32]netip.Prefix // Valid's delegations by IAID
+	allocated  int                     // /56s of Pool handed out so far
 	background chan struct{}           // closed when Flood's or UnsolicitedReply's sending ends
 	started    bool                    // the background sending began
 	err        error                   // the first error, for Close
@@ -194,7 +195,7 @@ func (s *Server) answer(req *dhcp6.Message, to *unix.SockaddrInet6) {
 	}
 	s.mu.Unlock()
 	for _, p := range packets {
-		s.send(p, to, mode != Valid)
+		s.send(p, to, mode != Valid && mode < modeEnd)
 	}
 }
 
@@ -239,10 +240,21 @@ func (s *Server) answers(mode Mode, req *dhcp6.Message) []dhcp6.Message {
 			iaids = append(iaids, ia.IAID)
 		}
 	}
+	renew := req.Type == dhcp6.Renew || req.Type == dhcp6.Rebind
 	for _, iaid := range iaids {
+		var deprecated []dhcp6.IAPrefix
+		if mode == Renumber && renew {
+			old := s.lease(iaid)
+			deprecated = []dhcp6.IAPrefix{{Valid: ValidLifetime, PrefixLen: uint8(old.Bits()), Prefix: old.Addr()}}
+			s.renumber(iaid)
+		}
 		p := s.lease(iaid)
-		a.IAPDs = append(a.IAPDs, dhcp6.IAPD{IAID: iaid, T1: T1, T2: T2, Prefixes: []dhcp6.IAPrefix{
-			{Preferred: PreferredLifetime, Valid: ValidLifetime, PrefixLen: uint8(p.Bits()), Prefix: p.Addr()}}})
+		a.IAPDs = append(a.IAPDs, dhcp6.IAPD{IAID: iaid, T1: T1, T2: T2, Prefixes: append(deprecated,
+			dhcp6.IAPrefix{Preferred: PreferredLifetime, Valid: ValidLifetime, PrefixLen: uint8(p.Bits()), Prefix: p.Addr()})})
+		if mode == RefuseRequests && req.Type == dhcp6.Request {
+			last := &a.IAPDs[len(a.IAPDs)-1]
+			last.Prefixes, last.Status = nil, &dhcp6.Status{Code: dhcp6.StatusNoPrefixAvail, Message: "refused"}
+		}
 	}
 	if req.Type != dhcp6.Solicit {
 		return []dhcp6.Message{a}
@@ -252,7 +264,9 @@ func (s *Server) answers(mode Mode, req *dhcp6.Message) []dhcp6.Message {
 	adv.IAPDs = cloneIAPDs(a.IAPDs)
 	a.RapidCommit = true
 	switch {
-	case mode != Valid:
+	case mode == RefuseRequests:
+		return []dhcp6.Message{adv}
+	case mode != Valid && mode != Renumber:
 		return []dhcp6.Message{adv, a}
 	case req.RapidCommit:
 		return []dhcp6.Message{a}
@@ -275,9 +289,15 @@ func (s *Server) lease(iaid uint32) netip.Prefix {
 	if p, ok := s.leases[iaid]; ok {
 		return p
 	}
+	return s.renumber(iaid)
+}
+
+// renumber gives iaid the next free /56 of Pool and returns it. s.mu is
+// held.
+func (s *Server) renumber(iaid uint32) netip.Prefix {
 	b := Pool().Addr().As16()
-	n := len(s.leases)
-	b[5], b[6] = byte(n>>8), byte(n)
+	b[5], b[6] = byte(s.allocated>>8), byte(s.allocated)
+	s.allocated++
 	p := netip.PrefixFrom(netip.AddrFrom16(b), DelegatedLen)
 	s.leases[iaid] = p
 	return p
