@@ -51,10 +51,17 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			fmt.Fprintf(&b, "\tT1 %s, T2 %s\n", until(s.T1UnixMs, now), until(s.T2UnixMs, now))
 		}
 		link := "down"
-		if s.LinkUp {
+		switch {
+		case s.LinkUp:
 			link = "up"
+		case !s.LinkExists:
+			link = "missing: no such interface (yet)"
 		}
 		fmt.Fprintf(&b, "\tlink %s\n", link)
+		if s.RouterAdvertisements == raDropped {
+			fmt.Fprintf(&b, "\trouter advertisements dropped by the kernel: forwarding=%d, accept_ra=%d (sysctl net.ipv6.conf.%s.accept_ra=2)\n",
+				s.Forwarding, s.AcceptRa, s.Name)
+		}
 		if s.SocketError != "" {
 			fmt.Fprintf(&b, "\tno socket: %s; next try %s\n", s.SocketError, until(s.SocketRetryUnixMs, now))
 		}
@@ -66,6 +73,12 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// RouterAdvertisements values of InterfaceStatus.
+const (
+	raAccepted = 1
+	raDropped  = 2
+)
 
 // leaseEnd is when the lease ends as Unix milliseconds: the earliest valid
 // lifetime end of the prefixes held (SPEC 6), -1 when all of them are

@@ -47,7 +47,8 @@ func at(d time.Duration) int64 { return now.Add(d).UnixMilli() }
 // one that holds nothing.
 var interfaces = []*pb.InterfaceStatus{{
 	Name: "up0", State: "Bound", ServerId: []byte{0, 3, 0, 1, 2, 0x6c, 0, 0, 0, 1},
-	T1UnixMs: at(10 * time.Second), T2UnixMs: at(20 * time.Second), LinkUp: true,
+	T1UnixMs: at(10 * time.Second), T2UnixMs: at(20 * time.Second), LinkUp: true, LinkExists: true,
+	RouterAdvertisements: 1, AcceptRa: 2, Forwarding: 1,
 	Ias: []*pb.IAStatus{{
 		Index: 0, Iaid: 0x1234abcd, Prefix: "2001:db8:100::/56",
 		PreferredUntilUnixMs: at(30 * time.Second), ValidUntilUnixMs: at(60*time.Second + 400*time.Millisecond),
@@ -59,7 +60,8 @@ var interfaces = []*pb.InterfaceStatus{{
 	}, {Index: 1, Iaid: 0x42}},
 }, {
 	Name: "up1", State: "Rebinding", ServerId: []byte{0, 2, 0, 0, 0, 9, 0xab},
-	T1UnixMs: at(-time.Hour), T2UnixMs: at(-time.Minute), LinkUp: true,
+	T1UnixMs: at(-time.Hour), T2UnixMs: at(-time.Minute), LinkUp: true, LinkExists: true,
+	RouterAdvertisements: 2, AcceptRa: 1, Forwarding: 1,
 	Ias: []*pb.IAStatus{{
 		Index: 0, Iaid: 0x99, Prefix: "2001:db8:ff00::/48",
 		PreferredUntilUnixMs: -1, ValidUntilUnixMs: -1,
@@ -69,13 +71,13 @@ var interfaces = []*pb.InterfaceStatus{{
 	}},
 	RepairedAddresses: 3, RepairedRoutes: 1, LastRepairUnixMs: at(-42 * time.Second),
 }, {
-	Name: "up2", State: "Rebooting",
+	Name: "up2", State: "Rebooting", LinkExists: true,
 	Ias: []*pb.IAStatus{{
 		Index: 0, Iaid: 7, Prefix: "2001:db8:7::/64",
 		PreferredUntilUnixMs: at(-2 * time.Second), ValidUntilUnixMs: at(-time.Second),
 	}},
 }, {Name: "up3", State: "Init", Ias: []*pb.IAStatus{{Index: 0, Iaid: 0xffffffff}}}, {
-	Name: "up4", State: "Down", LinkUp: true, Ias: []*pb.IAStatus{{Index: 0, Iaid: 4}},
+	Name: "up4", State: "Down", LinkUp: true, LinkExists: true, Ias: []*pb.IAStatus{{Index: 0, Iaid: 4}},
 	SocketError:       "udp socket for up4: bind [fe80::1%up4]:546: address already in use (held by dhcpcd (pid 812))",
 	SocketRetryUnixMs: at(8 * time.Second),
 }}

@@ -36,6 +36,11 @@ type Interface struct {
 	Socket *SocketError `json:"socket_error"`
 	// Repaired counts what was put back after someone else removed it.
 	Repaired Repaired `json:"repaired"`
+	// LinkExists: the uplink's interface is there.
+	LinkExists bool `json:"link_exists"`
+	// AcceptsRA: whether the kernel accepts router advertisements on the
+	// uplink (forwarding=1 needs accept_ra=2); null when not known yet.
+	AcceptsRA *bool `json:"accepts_router_advertisements"`
 }
 
 // SocketError is why the UDP socket of an uplink could not be opened, and
@@ -124,9 +129,14 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		j := Interface{
 			Name: s.Name, State: s.State, LinkUp: s.LinkUp,
 			T1: deadline(s.T1UnixMs, now), T2: deadline(s.T2UnixMs, now),
-			Lease:    deadline(leaseEnd(s), now),
-			IAPDs:    []IAPD{},
-			Repaired: Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
+			Lease:      deadline(leaseEnd(s), now),
+			IAPDs:      []IAPD{},
+			Repaired:   Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
+			LinkExists: s.LinkExists,
+		}
+		if s.RouterAdvertisements != 0 {
+			ok := s.RouterAdvertisements == raAccepted
+			j.AcceptsRA = &ok
 		}
 		if s.LastRepairUnixMs > 0 {
 			last := time.UnixMilli(s.LastRepairUnixMs).UTC().Format(time.RFC3339)

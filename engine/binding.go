@@ -3,6 +3,7 @@ package engine
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
@@ -191,7 +192,7 @@ func (u *Uplink) hold(ia *iaState, h lease.IA) []Downstream {
 			names[i] = e.Name
 		}
 		u.log.Warn("delegated prefix too small for the plan", iaidAttr(ia.cfg.IAID),
-			"prefix", h.Prefix, "required_len", ia.cfg.RequiredLen, "unassigned", names)
+			"prefix", h.Prefix, "required_len", ia.cfg.RequiredLen, "unassigned", strings.Join(names, ","))
 	}
 	ia.held, ia.hint = h, h.Prefix
 	return placed

@@ -35,7 +35,8 @@ func (e *engine) control(r *pb.CtlRequest) *pb.CtlReply {
 func (st *uplinkState) statusToPB() *pb.InterfaceStatus {
 	s := st.fsm.Status()
 	out := &pb.InterfaceStatus{Name: s.Uplink, State: s.State, LinkUp: st.linkUp,
-		RepairedAddresses: s.RepairedAddresses, RepairedRoutes: s.RepairedRoutes}
+		RepairedAddresses: s.RepairedAddresses, RepairedRoutes: s.RepairedRoutes,
+		LinkExists: st.exists, RouterAdvertisements: st.ra, Forwarding: st.forwarding, AcceptRa: st.acceptRA}
 	if !s.LastRepair.IsZero() {
 		out.LastRepairUnixMs = s.LastRepair.UnixMilli()
 	}

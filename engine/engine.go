@@ -129,8 +129,8 @@ func (e *engine) fromParent(m *imsg.Message) error {
 		}
 		for _, u := range e.cfg.Uplinks {
 			st := e.uplinks[u.Name].fsm.Stats()
-			e.log.Info("stats", "uplink", u.Name, "sent", st.Sent, "received", st.Received,
-				"dropped", st.Drops, "retransmissions", st.Retransmissions,
+			e.log.Info("stats", "uplink", u.Name, "sent", counts(st.Sent), "received", counts(st.Received),
+				"dropped", counts(st.Drops), "retransmissions", st.Retransmissions,
 				"repaired_addresses", st.RepairedAddresses, "repaired_routes", st.RepairedRoutes)
 		}
 		logging.Runtime(e.log)

@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,5 +30,15 @@ func TestLinkUsable(t *testing.T) {
 		if got := linkUsable(tt.flags, tt.operstate); got != tt.want {
 			t.Errorf("%s: linkUsable(%#x, %d) = %v, want %v", tt.name, tt.flags, tt.operstate, got, tt.want)
 		}
+	}
+}
+
+func TestCounts(t *testing.T) {
+	got := counts(map[dhcp6.MessageType]uint64{dhcp6.Solicit: 2, dhcp6.Reply: 1})
+	if got != "REPLY=1,SOLICIT=2" {
+		t.Errorf("counts = %q, want REPLY=1,SOLICIT=2", got)
+	}
+	if got := counts(map[DropReason]uint64{}); got != "" {
+		t.Errorf("counts of nothing = %q, want empty", got)
 	}
 }

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"log/slog"
+
 	"golang.org/x/sys/unix"
 
+	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
 	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
@@ -16,10 +19,40 @@ type uplinkState struct {
 	linkUp  bool // IFF_UP and IFF_RUNNING or IFF_LOWER_UP, as last reported
 	sockOK  bool // the frontend has its UDP socket
 	gone    bool // the last down was the link's deletion
+	exists  bool // the interface is there, as last reported
 	// Why the frontend has no socket, and when it tries again (Unix ms),
 	// as it last said.
 	sockErr   string
 	sockRetry int64
+	// The uplink's IPv6 sysctls as last reported; ra is 0 when unknown.
+	ra                   int32 // 1 accepted, 2 dropped
+	forwarding, acceptRA int32
+}
+
+// Router advertisement states, for dhcp6leasectl (InterfaceStatus).
+const (
+	raAccepted = 1
+	raDropped  = 2
+)
+
+// checkRA records whether the kernel accepts router advertisements on the
+// uplink and warns when it starts dropping them. A router forwards, and with
+// forwarding=1 Linux drops RAs unless accept_ra=2 (ipv6_accept_ra()): the
+// upstream's default route then never comes, which no DHCPv6 message can
+// tell. The kernel reports the sysctls with the link, so this is checked at
+// start and at every change of the uplink's link.
+func (s *uplinkState) checkRA(l *pb.Link, log *slog.Logger) {
+	c := rtnl.IPv6Conf{Forwarding: l.Forwarding, AcceptRA: l.AcceptRa}
+	ra := int32(raAccepted)
+	if !c.AcceptsRA() {
+		ra = raDropped
+	}
+	if ra == raDropped && s.ra != raDropped {
+		log.Warn("the kernel drops router advertisements on the uplink: no default route will come from them",
+			"uplink", l.Name, "forwarding", c.Forwarding, "accept_ra", c.AcceptRA,
+			"fix", "sysctl net.ipv6.conf."+l.Name+".accept_ra=2")
+	}
+	s.ra, s.forwarding, s.acceptRA = ra, c.Forwarding, c.AcceptRA
 }
 
 // linkAct is what the link-plug monitor does once a change has held: up
@@ -69,9 +102,12 @@ func (e *engine) link(l *pb.Link) {
 		if up != s.linkUp || l.Deleted {
 			e.log.Info("link", "uplink", l.Name, "ifindex", l.Ifindex, "up", up, "deleted", l.Deleted)
 		}
-		s.linkUp = up
+		s.linkUp, s.exists = up, !l.Deleted
 		if l.Deleted {
 			s.sockOK = false
+		}
+		if l.HasIpv6Conf {
+			s.checkRA(l, e.log)
 		}
 		s.plug.set(s.linkUp && s.sockOK, l.Deleted)
 		return

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 )
@@ -40,4 +43,15 @@ func (u *Uplink) Stats() Stats {
 	s := u.stats.clone()
 	s.RepairedAddresses, s.RepairedRoutes = u.repairs.addrCount, u.repairs.routeCount
 	return s
+}
+
+// counts formats counters for a log line as NAME=N pairs joined by commas,
+// sorted by name: "REPLY=1,SOLICIT=2" (one log format, no Go map syntax).
+func counts[K ~string | ~uint8](m map[K]uint64) string {
+	pairs := make([]string, 0, len(m))
+	for k, n := range m {
+		pairs = append(pairs, fmt.Sprintf("%v=%d", k, n))
+	}
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }

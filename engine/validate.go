@@ -132,20 +132,20 @@ func (u *Uplink) usableIAs(m *dhcp6.Message) map[uint32]*dhcp6.IAPD {
 		ia := u.ia(pd.IAID)
 		switch {
 		case ia == nil:
-			u.drop(DropIAUnknown, m, "iaid", pd.IAID)
+			u.drop(DropIAUnknown, m, iaidAttr(pd.IAID))
 			continue
 		case ias[pd.IAID] != nil:
-			u.drop(DropIARepeated, m, "iaid", pd.IAID)
+			u.drop(DropIARepeated, m, iaidAttr(pd.IAID))
 			continue
 		case pd.T1 > pd.T2 && pd.T1 != 0 && pd.T2 != 0:
-			u.drop(DropIATimes, m, "iaid", pd.IAID, "t1", pd.T1, "t2", pd.T2)
+			u.drop(DropIATimes, m, iaidAttr(pd.IAID), "t1", pd.T1, "t2", pd.T2)
 			continue
 		}
 		kept := pd
 		kept.Prefixes = nil
 		for _, p := range pd.Prefixes {
 			if reason := u.checkPrefix(ia, p); reason != "" {
-				u.drop(reason, m, "iaid", pd.IAID, "prefix", p.Prefix, "len", p.PrefixLen,
+				u.drop(reason, m, iaidAttr(pd.IAID), "prefix", p.Prefix, "len", p.PrefixLen,
 					"preferred", p.Preferred, "valid", p.Valid)
 				continue
 			}

@@ -142,6 +142,7 @@ type event struct {
 	from string // "parent", "engine", "rtnetlink", "control"
 	m    *imsg.Message
 	rt   []rtnl.Event
+	dump bool // rt is a whole dump: every link there is
 	ctl  *ctlRequest
 	err  error
 }
@@ -176,10 +177,12 @@ func (f *frontend) run(ctx context.Context) error {
 // (ENOBUFS), another dump gives the state again.
 func (f *frontend) readEvents(ctx context.Context, out chan<- event) {
 	evs, err := f.events.Dump(ctx)
+	dump := true
 	for {
 		if errors.Is(err, rtnl.ErrResync) {
 			f.log.Warn("rtnetlink events lost, dumping again", "err", err)
 			evs, err = f.events.Dump(ctx)
+			dump = true
 		}
 		if ctx.Err() != nil {
 			return
@@ -188,9 +191,10 @@ func (f *frontend) readEvents(ctx context.Context, out chan<- event) {
 			out <- event{from: "rtnetlink", err: err}
 			return
 		}
-		if len(evs) > 0 {
-			out <- event{from: "rtnetlink", rt: evs}
+		if len(evs) > 0 || dump {
+			out <- event{from: "rtnetlink", rt: evs, dump: dump}
 		}
+		dump = false
 		evs, err = f.events.Receive(ctx)
 	}
 }
@@ -227,6 +231,9 @@ func (f *frontend) handle(e event) error {
 	case "rtnetlink":
 		for _, ev := range e.rt {
 			f.rtEvent(ev)
+		}
+		if e.dump {
+			f.reportMissing(f.cfg)
 		}
 	case "control":
 		f.ctlRequest(e.ctl)

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -26,6 +27,7 @@ type link struct {
 	name      string
 	flags     uint32
 	operstate uint8
+	ipv6      *rtnl.IPv6Conf      // the last IPv6 sysctls the kernel reported
 	linkLocal map[netip.Addr]bool // usable fe80:: addresses on the link
 	conn      *os.File            // uplinks: the client socket, once the parent sent it
 	closed    *atomic.Bool        // set before conn is closed: its reader's error is expected
@@ -151,6 +153,9 @@ func (f *frontend) linkEvent(ev rtnl.Link) {
 		f.links[ev.Index] = l
 	}
 	l.flags, l.operstate = ev.Flags, ev.OperState
+	if ev.IPv6 != nil {
+		l.ipv6 = ev.IPv6
+	}
 	if ev.Deleted {
 		f.dropSocket(l)
 		delete(f.links, ev.Index)
@@ -161,7 +166,30 @@ func (f *frontend) linkEvent(ev rtnl.Link) {
 }
 
 func (f *frontend) announce(l *link, deleted bool) {
-	f.toEngine(pb.Type_TYPE_LINK, &pb.Link{Ifindex: int32(l.index), Name: l.name, Flags: l.flags, Operstate: uint32(l.operstate), Deleted: deleted})
+	m := &pb.Link{Ifindex: int32(l.index), Name: l.name, Flags: l.flags, Operstate: uint32(l.operstate), Deleted: deleted}
+	if c := l.ipv6; c != nil {
+		m.HasIpv6Conf, m.Forwarding, m.AcceptRa = true, c.Forwarding, c.AcceptRA
+	}
+	f.toEngine(pb.Type_TYPE_LINK, m)
+}
+
+// reportMissing logs every interface cfg names that does not exist: a
+// misspelled uplink would otherwise only show as down. It runs after each
+// full dump and on a reload, for what the reload names anew.
+func (f *frontend) reportMissing(cfg *config.Config) {
+	exists := func(name string) bool {
+		return slices.ContainsFunc(slices.Collect(maps.Values(f.links)), func(l *link) bool { return l.name == name })
+	}
+	for _, u := range cfg.Uplinks {
+		if !exists(u.Name) {
+			f.log.Warn("uplink does not exist (yet): waiting for it", "uplink", u.Name)
+		}
+		for _, d := range u.Downstreams() {
+			if !exists(d) {
+				f.log.Warn("downstream does not exist (yet): it gets its address when it appears", "uplink", u.Name, "downstream", d)
+			}
+		}
+	}
 }
 
 // addrEvent tracks the links' usable link-local addresses: an uplink's UDP
@@ -221,6 +249,7 @@ func (f *frontend) reload(cfg *config.Config) {
 			f.askSocket(l)
 		}
 	}
+	f.reportMissing(cfg)
 }
 
 func (f *frontend) askSocket(l *link) {

@@ -334,8 +334,15 @@ type InterfaceStatus struct {
 	RepairedAddresses uint64 `protobuf:"varint,10,opt,name=repaired_addresses,json=repairedAddresses,proto3" json:"repaired_addresses,omitempty"`
 	RepairedRoutes    uint64 `protobuf:"varint,11,opt,name=repaired_routes,json=repairedRoutes,proto3" json:"repaired_routes,omitempty"`
 	LastRepairUnixMs  int64  `protobuf:"varint,12,opt,name=last_repair_unix_ms,json=lastRepairUnixMs,proto3" json:"last_repair_unix_ms,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The uplink's interface exists (has been seen on rtnetlink).
+	LinkExists bool `protobuf:"varint,13,opt,name=link_exists,json=linkExists,proto3" json:"link_exists,omitempty"`
+	// Router advertisements on the uplink: 0 unknown, 1 accepted, 2 dropped
+	// by the kernel (forwarding=1 with accept_ra below 2).
+	RouterAdvertisements int32 `protobuf:"varint,14,opt,name=router_advertisements,json=routerAdvertisements,proto3" json:"router_advertisements,omitempty"`
+	Forwarding           int32 `protobuf:"varint,15,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	AcceptRa             int32 `protobuf:"varint,16,opt,name=accept_ra,json=acceptRa,proto3" json:"accept_ra,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *InterfaceStatus) Reset() {
@@ -448,6 +455,34 @@ func (x *InterfaceStatus) GetRepairedRoutes() uint64 {
 func (x *InterfaceStatus) GetLastRepairUnixMs() int64 {
 	if x != nil {
 		return x.LastRepairUnixMs
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetLinkExists() bool {
+	if x != nil {
+		return x.LinkExists
+	}
+	return false
+}
+
+func (x *InterfaceStatus) GetRouterAdvertisements() int32 {
+	if x != nil {
+		return x.RouterAdvertisements
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetForwarding() int32 {
+	if x != nil {
+		return x.Forwarding
+	}
+	return 0
+}
+
+func (x *InterfaceStatus) GetAcceptRa() int32 {
+	if x != nil {
+		return x.AcceptRa
 	}
 	return 0
 }
@@ -708,7 +743,7 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xb6\x03\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xc9\x04\n" +
 	"\x0fInterfaceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
@@ -724,7 +759,14 @@ const file_control_proto_rawDesc = "" +
 	"\x12repaired_addresses\x18\n" +
 	" \x01(\x04R\x11repairedAddresses\x12'\n" +
 	"\x0frepaired_routes\x18\v \x01(\x04R\x0erepairedRoutes\x12-\n" +
-	"\x13last_repair_unix_ms\x18\f \x01(\x03R\x10lastRepairUnixMs\"\xc6\x02\n" +
+	"\x13last_repair_unix_ms\x18\f \x01(\x03R\x10lastRepairUnixMs\x12\x1f\n" +
+	"\vlink_exists\x18\r \x01(\bR\n" +
+	"linkExists\x123\n" +
+	"\x15router_advertisements\x18\x0e \x01(\x05R\x14routerAdvertisements\x12\x1e\n" +
+	"\n" +
+	"forwarding\x18\x0f \x01(\x05R\n" +
+	"forwarding\x12\x1b\n" +
+	"\taccept_ra\x18\x10 \x01(\x05R\bacceptRa\"\xc6\x02\n" +
 	"\bIAStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04iaid\x18\x02 \x01(\rR\x04iaid\x12\x16\n" +

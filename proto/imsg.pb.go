@@ -615,12 +615,17 @@ func (x *UDPSocket) GetError() string {
 }
 
 type Link struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ifindex       int32                  `protobuf:"varint,1,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Flags         uint32                 `protobuf:"varint,3,opt,name=flags,proto3" json:"flags,omitempty"` // IFF_*
-	Operstate     uint32                 `protobuf:"varint,4,opt,name=operstate,proto3" json:"operstate,omitempty"`
-	Deleted       bool                   `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Ifindex   int32                  `protobuf:"varint,1,opt,name=ifindex,proto3" json:"ifindex,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Flags     uint32                 `protobuf:"varint,3,opt,name=flags,proto3" json:"flags,omitempty"` // IFF_*
+	Operstate uint32                 `protobuf:"varint,4,opt,name=operstate,proto3" json:"operstate,omitempty"`
+	Deleted   bool                   `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// The interface's IPv6 sysctls, when the kernel's message had them
+	// (net.ipv6.conf.IF.forwarding and accept_ra: whether RAs are accepted).
+	HasIpv6Conf   bool  `protobuf:"varint,6,opt,name=has_ipv6_conf,json=hasIpv6Conf,proto3" json:"has_ipv6_conf,omitempty"`
+	Forwarding    int32 `protobuf:"varint,7,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	AcceptRa      int32 `protobuf:"varint,8,opt,name=accept_ra,json=acceptRa,proto3" json:"accept_ra,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -688,6 +693,27 @@ func (x *Link) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *Link) GetHasIpv6Conf() bool {
+	if x != nil {
+		return x.HasIpv6Conf
+	}
+	return false
+}
+
+func (x *Link) GetForwarding() int32 {
+	if x != nil {
+		return x.Forwarding
+	}
+	return 0
+}
+
+func (x *Link) GetAcceptRa() int32 {
+	if x != nil {
+		return x.AcceptRa
+	}
+	return 0
 }
 
 type UplinkReady struct {
@@ -1436,13 +1462,18 @@ const file_imsg_proto_rawDesc = "" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\fR\aaddress\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x82\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xe3\x01\n" +
 	"\x04Link\x12\x18\n" +
 	"\aifindex\x18\x01 \x01(\x05R\aifindex\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05flags\x18\x03 \x01(\rR\x05flags\x12\x1c\n" +
 	"\toperstate\x18\x04 \x01(\rR\toperstate\x12\x18\n" +
-	"\adeleted\x18\x05 \x01(\bR\adeleted\"\x8f\x01\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\x12\"\n" +
+	"\rhas_ipv6_conf\x18\x06 \x01(\bR\vhasIpv6Conf\x12\x1e\n" +
+	"\n" +
+	"forwarding\x18\a \x01(\x05R\n" +
+	"forwarding\x12\x1b\n" +
+	"\taccept_ra\x18\b \x01(\x05R\bacceptRa\"\x8f\x01\n" +
 	"\vUplinkReady\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x14\n" +

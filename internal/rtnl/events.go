@@ -24,9 +24,10 @@ type Event interface {
 type Link struct {
 	Index     int
 	Name      string
-	Flags     uint32 // IFF_* (linux/if.h), including IFF_LOWER_UP
-	OperState uint8  // IF_OPER_* (RFC 2863 ifOperStatus)
-	Deleted   bool   // the interface is gone
+	Flags     uint32    // IFF_* (linux/if.h), including IFF_LOWER_UP
+	OperState uint8     // IF_OPER_* (RFC 2863 ifOperStatus)
+	Deleted   bool      // the interface is gone
+	IPv6      *IPv6Conf // its IPv6 settings, when the kernel sent them
 }
 
 // Addr is one IPv6 address of an interface (RTM_NEWADDR, RTM_DELADDR).
@@ -327,6 +328,7 @@ func decode(msg netlink.Message) (Event, error) {
 			Flags:     m.Flags,
 			OperState: m.OperState,
 			Deleted:   msg.Header.Type == unix.RTM_DELLINK,
+			IPv6:      m.IPv6,
 		}, nil
 	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
 		var m addrMessage

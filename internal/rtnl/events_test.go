@@ -106,10 +106,12 @@ func TestParseDatagram(t *testing.T) {
 			want: []Event{Addr{Index: 3, Prefix: global, Flags: unix.IFA_F_TENTATIVE}, Addr{Index: 3, Prefix: global, Deleted: true}}},
 		{name: "link, trimmed", in: trimmedNewLink,
 			want: []Event{Link{Index: 3, Name: "v0", Flags: 0x11043, OperState: operUp}}},
+		// The full messages carry the IPv6 sysctls: a namespace's defaults,
+		// forwarding 0 and accept_ra 1.
 		{name: "link up, full", in: testdata(t, "newlink-v0-up"),
-			want: []Event{Link{Index: 3, Name: "v0", Flags: 0x11043, OperState: operUp}}},
+			want: []Event{Link{Index: 3, Name: "v0", Flags: 0x11043, OperState: operUp, IPv6: &IPv6Conf{AcceptRA: 1}}}},
 		{name: "link down, full", in: testdata(t, "newlink-v0-down"),
-			want: []Event{Link{Index: 3, Name: "v0", Flags: 0x1002, OperState: operDown}}},
+			want: []Event{Link{Index: 3, Name: "v0", Flags: 0x1002, OperState: operDown, IPv6: &IPv6Conf{AcceptRA: 1}}}},
 		{name: "link deleted, full", in: testdata(t, "dellink-v0"),
 			want: []Event{Link{Index: 3, Name: "v0", Flags: 0x1002, OperState: operDown, Deleted: true}}},
 		{
@@ -228,6 +230,22 @@ var (
 		0x05, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00,
 	}
 )
+
+func TestAcceptsRA(t *testing.T) {
+	for _, tt := range []struct {
+		c    IPv6Conf
+		want bool
+	}{
+		{IPv6Conf{Forwarding: 0, AcceptRA: 1}, true},
+		{IPv6Conf{Forwarding: 0, AcceptRA: 0}, false},
+		{IPv6Conf{Forwarding: 1, AcceptRA: 1}, false}, // a router's uplink by default
+		{IPv6Conf{Forwarding: 1, AcceptRA: 2}, true},
+	} {
+		if got := tt.c.AcceptsRA(); got != tt.want {
+			t.Errorf("%+v.AcceptsRA() = %v, want %v", tt.c, got, tt.want)
+		}
+	}
+}
 
 // errAny stands for any error in table tests.
 var errAny = errors.New("any error")

@@ -137,7 +137,37 @@ type linkMessage struct {
 	Change    uint32
 	Name      string // IFLA_IFNAME
 	OperState uint8  // IFLA_OPERSTATE, IF_OPER_*
+	// IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_CONF: the interface's IPv6
+	// sysctls (net.ipv6.conf.IF.*), when the message carries them.
+	IPv6 *IPv6Conf
 }
+
+// IPv6Conf is what a link message says of the interface's IPv6 settings
+// that decide whether router advertisements are accepted.
+type IPv6Conf struct {
+	Forwarding int32 // net.ipv6.conf.IF.forwarding
+	AcceptRA   int32 // net.ipv6.conf.IF.accept_ra
+}
+
+// AcceptsRA reports whether the kernel accepts router advertisements on
+// the interface: with forwarding on only if accept_ra is 2 (ipv6_accept_ra()
+// in net/ipv6/ndisc.h). A router's uplink with forwarding=1 and the default
+// accept_ra=1 drops the upstream router's RAs, and the default route never
+// comes.
+func (c IPv6Conf) AcceptsRA() bool {
+	if c.Forwarding != 0 {
+		return c.AcceptRA > 1
+	}
+	return c.AcceptRA != 0
+}
+
+// Indexes into IFLA_INET6_CONF, an array of s32 indexed by DEVCONF_*
+// (linux/ipv6.h).
+const (
+	devconfForwarding = 0
+	devconfAcceptRA   = 3
+	iflaInet6Conf     = 2 // IFLA_INET6_CONF (linux/if_link.h)
+)
 
 func (m linkMessage) marshal() ([]byte, error) {
 	b := make([]byte, sizeofIfinfomsg)
@@ -179,10 +209,39 @@ func (m *linkMessage) unmarshal(b []byte) error {
 			m.Name = ad.String()
 		case unix.IFLA_OPERSTATE:
 			m.OperState = ad.Uint8()
+		case unix.IFLA_AF_SPEC:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if nad.Type() == unix.AF_INET6 {
+						nad.Nested(m.decodeInet6)
+					}
+				}
+				return nil
+			})
 		}
 	}
 	if err := ad.Err(); err != nil {
 		return fmt.Errorf("ifinfomsg attributes: %w", err)
+	}
+	return nil
+}
+
+// decodeInet6 reads the AF_INET6 part of IFLA_AF_SPEC.
+func (m *linkMessage) decodeInet6(ad *netlink.AttributeDecoder) error {
+	for ad.Next() {
+		if ad.Type() != iflaInet6Conf {
+			continue
+		}
+		ad.Do(func(b []byte) error {
+			if len(b) < 4*(devconfAcceptRA+1) || len(b)%4 != 0 {
+				return fmt.Errorf("IFLA_INET6_CONF: %d bytes", len(b))
+			}
+			m.IPv6 = &IPv6Conf{
+				Forwarding: int32(binary.NativeEndian.Uint32(b[4*devconfForwarding:])),
+				AcceptRA:   int32(binary.NativeEndian.Uint32(b[4*devconfAcceptRA:])),
+			}
+			return nil
+		})
 	}
 	return nil
 }

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/control"
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
+)
+
+// TestRouterAdvertisementsDropped: on a router's uplink with forwarding=1
+// and the default accept_ra=1 the kernel drops the upstream's RAs and no
+// default route comes; the daemon says so in the log and in show.
+func TestRouterAdvertisementsDropped(t *testing.T) {
+	lab.Require(t)
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	if _, err := topo.CLI.Run(t.Context(), "sysctl", "-qw", "net.ipv6.conf.up0.forwarding=1", "net.ipv6.conf.up0.accept_ra=1"); err != nil {
+		t.Fatal(err)
+	}
+	d := newDaemon(t, topo, flapConf)
+	d.waitLog("the kernel drops router advertisements on the uplink", 1, 5*time.Second)
+	out, err := d.ctl("show", "interface", "up0")
+	if err != nil || !strings.Contains(out, "router advertisements dropped by the kernel: forwarding=1, accept_ra=1 (sysctl net.ipv6.conf.up0.accept_ra=2)") {
+		t.Errorf("show interface: %v:\n%s", err, out)
+	}
+	// accept_ra=2 is noticed with the next link change.
+	if _, err := topo.CLI.Run(t.Context(), "sysctl", "-qw", "net.ipv6.conf.up0.accept_ra=2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.CLI.SetLinkDown(t.Context(), "up0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.CLI.SetLinkUp(t.Context(), "up0"); err != nil {
+		t.Fatal(err)
+	}
+	lab.WaitForT(t, 5*time.Second, "show -j to report RAs accepted", func() (bool, error) {
+		out, err := d.ctl("-j", "show", "interface", "up0")
+		if err != nil {
+			return false, nil
+		}
+		var v control.ShowInterface
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			return false, err
+		}
+		ra := v.Interfaces[0].AcceptsRA
+		return ra != nil && *ra, nil
+	})
+}
+
+// TestMissingUplink: a misspelled uplink is named in the log and shown as
+// missing, not only as down.
+func TestMissingUplink(t *testing.T) {
+	lab.Require(t)
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	d := newDaemon(t, topo, "request prefix delegation on upO for { lan0 lan9 }\n")
+	d.waitLog("msg=\"uplink does not exist (yet): waiting for it\" proc=frontend uplink=upO", 1, 5*time.Second)
+	d.waitLog("downstream=lan9", 1, 5*time.Second)
+	if strings.Contains(d.proc.Output(), "downstream=lan0") {
+		t.Error("lan0, which exists, was reported missing")
+	}
+	out, err := d.ctl("show", "interface")
+	if err != nil || !strings.Contains(out, "upO [Down]\n") || !strings.Contains(out, "\tlink missing: no such interface (yet)\n") {
+		t.Errorf("show interface: %v:\n%s", err, out)
+	}
+}
