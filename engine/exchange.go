@@ -87,7 +87,7 @@ func (u *Uplink) begin(k exchangeKind, offered map[uint32]netip.Prefix, delay ti
 
 // message returns what an exchange of kind k sends: one IA_PD per
 // configured IA, with the offered prefix, else the held or last held one,
-// else ::/RequiredLen as a hint (RFC 8415 section 18.2.1). Its lifetimes
+// else ::/HintLen as a hint (RFC 8415 section 18.2.1). Its lifetimes
 // are 0, as RFC 8415 section 21.22 asks of clients. Request and Renew name
 // the server (sections 18.2.2 and 18.2.4), Rebind must not (section 18.2.5).
 func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transmit {
@@ -110,12 +110,25 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 			p = ia.hint
 		}
 		if !p.IsValid() {
-			p = netip.PrefixFrom(netip.IPv6Unspecified(), ia.cfg.RequiredLen)
+			p = netip.PrefixFrom(netip.IPv6Unspecified(), ia.cfg.HintLen)
 		}
-		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
 		if k == solicitExchange {
+			// A held prefix too small for the plan (after a reload
+			// that needs more), or than the length the config asks
+			// for, is hinted widened to that length: a server that can
+			// grow it in place keeps the LANs' addresses
+			// (docs/CONFIG.md).
+			limit := ia.cfg.RequiredLen
+			if ia.cfg.FixedHint {
+				limit = ia.cfg.HintLen
+			}
+			if p.Bits() > limit {
+				p = netip.PrefixFrom(p.Addr(), ia.cfg.HintLen).Masked()
+			}
+			t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
 			continue
 		}
+		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
 		// Every prefix assigned to the IA goes with it (RFC 8415 sections
 		// 18.2.4, 18.2.5, 18.2.7): the retiring ones follow, one
 		// TransmitIA each, which the frontend puts in the same IA_PD.

@@ -102,5 +102,5 @@ func sameDelay(a, b *time.Duration) bool {
 }
 
 func sameIA(a, b *config.IA) bool {
-	return a.IAID == b.IAID && a.RequiredLen == b.RequiredLen && slices.Equal(a.Entries, b.Entries)
+	return a.IAID == b.IAID && a.RequiredLen == b.RequiredLen && a.HintLen == b.HintLen && slices.Equal(a.Entries, b.Entries)
 }

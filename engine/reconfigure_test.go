@@ -62,15 +62,19 @@ func TestReconfigure(t *testing.T) {
 }
 
 // TestReconfigureSolicitKeepsAddresses: a plan that outgrows the held
-// prefix solicits with the held prefix as hint and keeps the addresses.
+// prefix solicits with the held prefix widened to the new hint length, so
+// that a server able to grow the delegation in place keeps the LANs'
+// addresses, and keeps the addresses meanwhile.
 func TestReconfigureSolicits(t *testing.T) {
 	bubble(t, nil, func(h *harness) {
 		h.bind(serverA, grant1())
 		h.u.Reconfigure(reconfigured(h, entry("lan0", 60), entry("lan1", 64)))
 		h.run(time.Second)
 		tx := sent(h.take())
-		if len(tx) == 0 || tx[0].tx.Type != dhcp6.Solicit || tx[0].tx.IAs[0].Prefix.String() != "2001:db8:1::/63" {
-			t.Fatalf("after outgrowing the prefix sent %+v, want a Solicit hinting 2001:db8:1::/63", tx)
+		// The plan needs a /59 now: the hint is a /56, and 2001:db8:1::/63
+		// widened to it is 2001:db8:1::/56.
+		if len(tx) == 0 || tx[0].tx.Type != dhcp6.Solicit || tx[0].tx.IAs[0].Prefix.String() != "2001:db8:1::/56" {
+			t.Fatalf("after outgrowing the prefix sent %+v, want a Solicit hinting 2001:db8:1::/56", tx)
 		}
 	})
 }

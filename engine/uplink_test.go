@@ -42,7 +42,8 @@ func TestSolicitTransmissions(t *testing.T) {
 		want := Transmit{
 			Uplink: "eth0", Type: dhcp6.Solicit, XID: tx[0].tx.XID, RapidCommit: true,
 			IAs: []TransmitIA{
-				{IAID: iaid1, Prefix: netip.MustParsePrefix("::/63")},
+				// The plan needs a /63: the hint is the nibble's /60.
+				{IAID: iaid1, Prefix: netip.MustParsePrefix("::/60")},
 				{IAID: iaid2, Prefix: netip.MustParsePrefix("::/56")},
 			},
 		}

@@ -58,7 +58,13 @@ type IA struct {
 	// FixedIAID: the file gives the IAID ("iaid N"); nothing replaces it.
 	FixedIAID   bool
 	Entries     []Entry
-	RequiredLen int // prefix length the plan needs; the Solicit hint
+	RequiredLen int // prefix length the plan needs
+	// HintLen is the length the Solicit asks for: "length L" when given
+	// (FixedHint), else RequiredLen rounded down to a nibble boundary, as
+	// ISPs delegate /48, /52, /56, /60 and /64 and a /61 hint only invites
+	// the server to round it its own way.
+	HintLen   int
+	FixedHint bool
 }
 
 // Entry is one element of an IA's list: a downstream interface or a reserved

@@ -273,7 +273,7 @@ func (p *parser) macro(name token) bool {
 }
 
 // request parses "request rapid commit" and
-// "request prefix delegation on UPLINK [iaid N] for LIST".
+// "request prefix delegation on UPLINK [iaid N] [length L] for LIST".
 func (p *parser) request(start token) bool {
 	t := p.next()
 	switch {
@@ -306,6 +306,18 @@ func (p *parser) request(start token) bool {
 			p.errorf(t.line, "iaid %q: not a 32-bit number (decimal or 0x hex)", t.text)
 		}
 		ia.IAID, ia.FixedIAID = uint32(id), true
+	}
+	if p.peek().is("length") {
+		p.next()
+		t, ok := p.value("a prefix length")
+		if !ok {
+			return false
+		}
+		n, err := strconv.Atoi(t.text)
+		if err != nil || n < 1 || n > 128 {
+			p.errorf(t.line, "length %q: must be 1..128", t.text)
+		}
+		ia.HintLen, ia.FixedHint = n, true
 	}
 	if !p.words("for") {
 		return false

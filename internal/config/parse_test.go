@@ -43,8 +43,11 @@ func up(name string, ias ...*IA) *Uplink {
 	return &Uplink{Name: name, IAs: ias, DownDelay: 5 * time.Second}
 }
 
-// ia returns an IA that requires a /required.
-func ia(required int, es ...Entry) *IA { return &IA{Entries: es, RequiredLen: required} }
+// ia returns an IA that requires a /required, with the automatic hint:
+// required rounded down to a nibble.
+func ia(required int, es ...Entry) *IA {
+	return &IA{Entries: es, RequiredLen: required, HintLen: max(required&^3, min(required, 4))}
+}
 
 // ent returns an entry at an offset counted in /64 units; "" is a reserve.
 func ent(name string, plen int, off64 uint64) Entry {

@@ -48,6 +48,12 @@ func (ia *IA) Plan() error {
 	if ia.RequiredLen < 1 {
 		return errors.New("addressing plan needs a /0, more than any delegation can hold")
 	}
+	switch {
+	case !ia.FixedHint:
+		ia.HintLen = max(ia.RequiredLen&^3, min(ia.RequiredLen, 4))
+	case ia.HintLen < 1 || ia.HintLen > ia.RequiredLen:
+		return fmt.Errorf("length /%d cannot hold the plan, which needs /%d or shorter", ia.HintLen, ia.RequiredLen)
+	}
 	return nil
 }
 

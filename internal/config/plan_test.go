@@ -182,3 +182,40 @@ func TestHostAddress(t *testing.T) {
 		}
 	}
 }
+
+// The Solicit hint: the plan's length rounded down to a nibble, or the
+// "length" given.
+func TestHintLen(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+	}{
+		{"request prefix delegation on eth0 for { a b }", 60},                  // needs /63
+		{"request prefix delegation on eth0 for a", 64},                        // needs /64
+		{"request prefix delegation on eth0 for { a/64 b/60 }", 56},            // needs /59
+		{"request prefix delegation on eth0 for a/56", 56},                     // needs /56
+		{"request prefix delegation on eth0 for a/3", 3},                       // needs /3: no nibble below
+		{"request prefix delegation on eth0 length 48 for { a b }", 48},        // given
+		{"request prefix delegation on eth0 length 62 for { a b }", 62},        // given, finer than a nibble
+		{"request prefix delegation on eth0 iaid 5 length 56 for { a b }", 56}, // with iaid
+	} {
+		c, err := Parse(strings.NewReader(tt.in+"\n"), "hint.conf")
+		if err != nil {
+			t.Errorf("%s: %v", tt.in, err)
+			continue
+		}
+		if got := c.Uplinks[0].IAs[0].HintLen; got != tt.want {
+			t.Errorf("%s: hint /%d, want /%d", tt.in, got, tt.want)
+		}
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"request prefix delegation on eth0 length 64 for { a b }", "hint.conf:1: uplink eth0: length /64 cannot hold the plan, which needs /63 or shorter"},
+		{"request prefix delegation on eth0 length 0 for a", "hint.conf:1: length \"0\": must be 1..128"},
+		{"request prefix delegation on eth0 length x for a", "hint.conf:1: length \"x\": must be 1..128"},
+	} {
+		_, err := Parse(strings.NewReader(bad.in+"\n"), "hint.conf")
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: error %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}

@@ -47,7 +47,11 @@ func (c *Config) Write(w io.Writer) error {
 	})
 	for _, u := range c.Uplinks {
 		for _, ia := range u.IAs {
-			fmt.Fprintf(&b, "\nrequest prefix delegation on %s iaid %#08x for {\n", quote(u.Name), ia.IAID)
+			length := ""
+			if ia.FixedHint {
+				length = fmt.Sprintf(" length %d", ia.HintLen)
+			}
+			fmt.Fprintf(&b, "\nrequest prefix delegation on %s iaid %#08x%s for {\n", quote(u.Name), ia.IAID, length)
 			for _, e := range ia.Entries {
 				fmt.Fprintf(&b, "\t%s\n", quote(e.label()+"/"+strconv.Itoa(e.PrefixLen)))
 			}
@@ -95,7 +99,10 @@ func (c *Config) WritePlan(w io.Writer) error {
 	var b bytes.Buffer
 	for _, u := range c.Uplinks {
 		for _, ia := range u.IAs {
-			fmt.Fprintf(&b, "uplink %s IA_PD %d (iaid 0x%08x) requests /%d", u.Name, ia.Index, ia.IAID, ia.RequiredLen)
+			fmt.Fprintf(&b, "uplink %s IA_PD %d (iaid 0x%08x) requests /%d", u.Name, ia.Index, ia.IAID, ia.HintLen)
+			if ia.HintLen != ia.RequiredLen {
+				fmt.Fprintf(&b, " (the plan needs /%d)", ia.RequiredLen)
+			}
 			if ia.RequiredLen < doc.Bits() {
 				fmt.Fprintf(&b, ", too big for an example from %s\n", doc)
 				for _, e := range ia.Entries {

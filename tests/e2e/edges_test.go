@@ -297,3 +297,45 @@ func TestStaleRouteRemovedAtStart(t *testing.T) {
 		return !slicesContainsPrefix(routesOf(t, topo), stale), nil
 	})
 }
+
+// TestSolicitHint (issue 12): the Solicit asks for the plan's length
+// rounded to a nibble, or for "length L"; a server that delegates less
+// than the plan needs gets its LANs used in order, and the ones left out
+// are logged and shown.
+func TestSolicitHint(t *testing.T) {
+	lab.Require(t, "kea-dhcp6", "tcpdump")
+	for _, tt := range []struct {
+		name, stmt, hint string
+	}{
+		{"nibble", "request prefix delegation on up0 for { lan0 lan1 }", "::/60"},
+		{"length", "request prefix delegation on up0 length 56 for { lan0 lan1 }", "::/56"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0", "lan1"}})
+			capture := lab.StartCaptureT(t, topo.SRV, topo.ServerIf)
+			// The server delegates /64s only: lan1 does not fit.
+			lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true,
+				Pools: []lab.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:100::/48"), DelegatedLen: 64}}}})
+			d := newDaemon(t, topo, "solicit delay 0\nrequest rapid commit\n"+tt.stmt+"\n")
+			d.waitAnyAddr("lan0", bindTimeout)
+			var sol lab.Packet
+			lab.WaitForT(t, 5*time.Second, "the Solicit on the wire", func() (bool, error) {
+				var ok bool
+				sol, ok = capture.First("solicit", time.Time{})
+				return ok, nil
+			})
+			if !strings.Contains(sol.Line, "IA_PD-prefix "+tt.hint+" ") {
+				t.Errorf("Solicit %q, want the hint %s", sol.Line, tt.hint)
+			}
+			d.waitLog("delegated prefix too small for the plan", 1, 5*time.Second)
+			d.waitLog("unassigned=lan1", 1, 5*time.Second)
+			if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "\t\tlan1 does not fit the delegated prefix\n") {
+				t.Errorf("show interface lacks lan1 as unfit:\n%s", out)
+			}
+			if got := d.globalAddrs("lan1"); len(got) != 0 {
+				t.Errorf("lan1 got %v from a /64 that only holds lan0", got)
+			}
+		})
+	}
+}
