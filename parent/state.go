@@ -1,12 +1,17 @@
 package parent
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,22 +71,27 @@ func (d *daemon) makeDUID() ([]byte, error) {
 	case config.DUIDRaw:
 		return c.Raw, nil
 	case config.DUIDLL, config.DUIDLLT:
-		ifi, err := net.InterfaceByName(c.Interface)
+		ifaces, err := net.Interfaces()
 		if err != nil {
 			return nil, fmt.Errorf("duid from %s: %w", c.Interface, err)
 		}
-		if len(ifi.HardwareAddr) == 0 {
-			return nil, fmt.Errorf("duid from %s: no hardware address", c.Interface)
+		name, hw, err := duidHardware(c.Interface, ifaces)
+		if err != nil {
+			return d.machineDUID(c.Interface, err)
+		}
+		if name != c.Interface {
+			d.log.Warn("duid: the interface has no hardware address, using another's",
+				"configured", c.Interface, "using", name, "address", hw.String())
 		}
 		const hwEthernet = 1 // RFC 826 hardware type
 		if c.Kind == config.DUIDLL {
-			return dhcp6.DUIDLL(hwEthernet, ifi.HardwareAddr), nil
+			return dhcp6.DUIDLL(hwEthernet, hw), nil
 		}
 		t, err := lease.LoadOrCreateLLTTime(d.opts.StateDir, time.Now())
 		if err != nil {
 			return nil, err
 		}
-		return dhcp6.DUIDLLT(hwEthernet, t, ifi.HardwareAddr), nil
+		return dhcp6.DUIDLLT(hwEthernet, t, hw), nil
 	default:
 		u, err := lease.LoadOrCreateUUID(d.opts.StateDir)
 		if err != nil {
@@ -89,6 +99,71 @@ func (d *daemon) makeDUID() ([]byte, error) {
 		}
 		return dhcp6.DUIDUUID(u), nil
 	}
+}
+
+// duidHardware picks the link-layer address a DUID-LL or DUID-LLT is made
+// from: the named interface's, or when it has none (ppp, tun, WireGuard:
+// "duid ll ppp0" on a PPPoE router) the Ethernet address of the interface
+// with the lowest index that has one, which is the router's own and stays
+// while its NICs do.
+func duidHardware(name string, ifaces []net.Interface) (string, net.HardwareAddr, error) {
+	ethernet := func(hw net.HardwareAddr) bool {
+		return len(hw) == 6 && !bytes.Equal(hw, make([]byte, 6))
+	}
+	found := false
+	for _, ifi := range ifaces {
+		if ifi.Name == name {
+			found = true
+			if ethernet(ifi.HardwareAddr) {
+				return name, ifi.HardwareAddr, nil
+			}
+		}
+	}
+	if !found {
+		return "", nil, fmt.Errorf("duid from %s: no such interface", name)
+	}
+	slices.SortFunc(ifaces, func(a, b net.Interface) int { return a.Index - b.Index })
+	for _, ifi := range ifaces {
+		if ethernet(ifi.HardwareAddr) {
+			return ifi.Name, ifi.HardwareAddr, nil
+		}
+	}
+	return "", nil, fmt.Errorf("duid from %s: no interface has an Ethernet address", name)
+}
+
+// machineDUID is the last fallback of "duid ll" and "duid llt" when no
+// interface has a hardware address: a DUID-UUID (RFC 6355) made from
+// /etc/machine-id, the way systemd-networkd makes its DUID, so that it stays
+// when the state directory is wiped. The ID itself is not sent: RFC 6355
+// wants a UUID, and systemd asks that the machine ID not leave the host, so
+// it is the first 16 bytes of HMAC-SHA256 keyed with the machine ID over a
+// name of this daemon's, with the version 4 and variant bits set.
+func (d *daemon) machineDUID(ifname string, why error) ([]byte, error) {
+	b, err := os.ReadFile("/etc/machine-id")
+	if err != nil {
+		return nil, fmt.Errorf("%w; and no /etc/machine-id to fall back on: %w", why, err)
+	}
+	u, err := machineUUID(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%w; /etc/machine-id: %w", why, err)
+	}
+	d.log.Warn("duid: no hardware address, using a DUID-UUID from /etc/machine-id", "configured", ifname, "reason", why)
+	return dhcp6.DUIDUUID(u), nil
+}
+
+// machineUUID derives the UUID of machineDUID from a machine ID's text.
+func machineUUID(machineID string) ([16]byte, error) {
+	id, err := hex.DecodeString(machineID)
+	if err != nil || len(id) != 16 {
+		return [16]byte{}, fmt.Errorf("%q is not 32 hex digits", machineID)
+	}
+	mac := hmac.New(sha256.New, id)
+	mac.Write([]byte("dhcp6leased DUID-UUID"))
+	var u [16]byte
+	copy(u[:], mac.Sum(nil))
+	u[6] = u[6]&0x0f | 0x40 // version 4 (RFC 9562 section 5.4)
+	u[8] = u[8]&0x3f | 0x80 // variant 10
+	return u, nil
 }
 
 // readLeases loads the lease files of cfg's uplinks that want accepts,

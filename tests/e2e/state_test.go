@@ -57,13 +57,15 @@ func TestTornLeaseFile(t *testing.T) {
 // DUID-LLT (its time persisted) from an interface, or raw hex.
 func TestDUID(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
-	for _, kind := range []string{"uuid", "ll", "llt", "raw"} {
+	for _, kind := range []string{"uuid", "ll", "llt", "raw", "ll-fallback"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
 			k := lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
 			line := map[string]string{"uuid": "", "ll": "duid ll \"up0\"\n", "llt": "duid llt \"up0\"\n",
-				"raw": "duid \"00:02:00:00:7e:a1:64:68:63:70:36\"\n"}[kind]
+				"raw": "duid \"00:02:00:00:7e:a1:64:68:63:70:36\"\n",
+				// lo stands for ppp0: a link without a hardware address.
+				"ll-fallback": "duid ll lo\n"}[kind]
 			d := newDaemon(t, topo, line+flapConf)
 			d.waitAnyAddr("lan0", bindTimeout)
 			out, err := topo.CLI.Run(t.Context(), "cat", "/sys/class/net/up0/address")
@@ -93,6 +95,21 @@ func TestDUID(t *testing.T) {
 				want = dhcp6.DUIDLLT(1, when, mac)
 			case "raw":
 				want = []byte{0, 2, 0, 0, 0x7e, 0xa1, 'd', 'h', 'c', 'p', '6'}
+			case "ll-fallback":
+				// The interface with the lowest index that has an
+				// Ethernet address (docs/CONFIG.md).
+				var ifaces []net.Interface
+				if err := topo.CLI.Do(func() (err error) { ifaces, err = net.Interfaces(); return err }); err != nil {
+					t.Fatal(err)
+				}
+				slices.SortFunc(ifaces, func(a, b net.Interface) int { return a.Index - b.Index })
+				for _, ifi := range ifaces {
+					if len(ifi.HardwareAddr) == 6 && !bytes.Equal(ifi.HardwareAddr, make([]byte, 6)) {
+						want = append([]byte{0, 3, 0, 1}, ifi.HardwareAddr...)
+						break
+					}
+				}
+				d.waitLog("duid: the interface has no hardware address, using another's", 1, time.Second)
 			}
 			leases, err := k.Leases()
 			if err != nil {
