@@ -50,11 +50,12 @@ type repairs struct {
 // prefix length) from ifname. If its plan holds that address, it is put
 // back.
 func (u *Uplink) AddressGone(ifname string, addr netip.Prefix) {
-	i := slices.IndexFunc(u.placements(), func(a Address) bool { return a.Ifname == ifname && a.Addr == addr })
+	placed := u.placements()
+	i := slices.IndexFunc(placed, func(a Address) bool { return a.Ifname == ifname && a.Addr == addr })
 	if i < 0 {
 		return
 	}
-	a := u.placements()[i]
+	a := placed[i]
 	if !slices.ContainsFunc(u.repairs.addrs, a.sameAddress) {
 		u.repairs.addrs = append(u.repairs.addrs, a)
 	}

@@ -82,6 +82,54 @@ func SubPrefix(delegated netip.Prefix, e Entry) (netip.Prefix, bool) {
 	return netip.PrefixFrom(start.addr(), e.PrefixLen), true
 }
 
+// SubPrefixes returns the sub-prefix of each of ia's entries inside
+// delegated, invalid where the entry does not fit (SPEC 5). excluded, when
+// valid and inside delegated, is a prefix the requesting router must not
+// assign to any downstream (RFC 6603 section 4.2: it numbers the link to
+// the delegating router): the plan is laid out as Plan lays it, but an
+// entry that would overlap the excluded prefix moves to the first offset
+// past it aligned to its own size, and the entries after it follow on from
+// there, as if a reserve of the excluded size sat in its way. Without an
+// exclusion this is SubPrefix for each entry. ia must have been planned.
+func (ia *IA) SubPrefixes(delegated, excluded netip.Prefix) []netip.Prefix {
+	subs := make([]netip.Prefix, len(ia.Entries))
+	if !excluded.IsValid() || excluded.Bits() <= delegated.Bits() || !delegated.Masked().Contains(excluded.Addr()) {
+		for i, e := range ia.Entries {
+			subs[i], _ = SubPrefix(delegated, e)
+		}
+		return subs
+	}
+	base := uint128Of(delegated.Masked().Addr())
+	span := 128 - delegated.Bits()
+	exStart := uint128Of(excluded.Masked().Addr()).and(lowMask(span))
+	exEnd, _ := exStart.add(pow2(128 - excluded.Bits()))
+	var off Uint128
+	for i, e := range ia.Entries {
+		size := 128 - e.PrefixLen
+		if i > 0 {
+			step := 128 - min(ia.Entries[i-1].PrefixLen, e.PrefixLen)
+			var carry bool
+			if off, carry = off.add(pow2(step)); carry {
+				break
+			}
+			off = off.and(lowMask(step).not())
+		}
+		if end, _ := off.add(pow2(size)); off.less(exEnd) && exStart.less(end) {
+			// Past the excluded prefix, aligned up to the entry's size.
+			var carry bool
+			if off, carry = exEnd.add(lowMask(size)); carry {
+				break
+			}
+			off = off.and(lowMask(size).not())
+		}
+		if e.PrefixLen < delegated.Bits() || off.bitLen() > span {
+			continue // does not fit; the ones after it do not either
+		}
+		subs[i] = netip.PrefixFrom(base.or(off).addr(), e.PrefixLen)
+	}
+	return subs
+}
+
 // HostAddress returns sub with its host bits replaced by those of hostPart,
 // keeping sub's length: 2001:db8:0:1::/64 + ::1 -> 2001:db8:0:1::1/64. A zero
 // hostPart means the config default ::1.

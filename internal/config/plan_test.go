@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,6 +217,57 @@ func TestHintLen(t *testing.T) {
 		_, err := Parse(strings.NewReader(bad.in+"\n"), "hint.conf")
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: error %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
+// RFC 6603: an excluded prefix is never a downstream's; the plan steps over
+// it.
+func TestSubPrefixesExcluding(t *testing.T) {
+	mustIA := func(es ...Entry) *IA {
+		ia := &IA{Entries: es}
+		if err := ia.Plan(); err != nil {
+			t.Fatal(err)
+		}
+		return ia
+	}
+	e := func(name string, plen int) Entry { return Entry{Name: name, PrefixLen: plen} }
+	p := netip.MustParsePrefix
+	for _, tt := range []struct {
+		name                string
+		ia                  *IA
+		delegated, excluded string
+		want                []string // "" for no fit
+	}{
+		{"none", mustIA(e("a", 64), e("b", 64)), "2001:db8:100::/56", "", []string{"2001:db8:100::/64", "2001:db8:100:1::/64"}},
+		{"the first /64", mustIA(e("a", 64), e("b", 64)), "2001:db8:100::/56", "2001:db8:100::/64",
+			[]string{"2001:db8:100:1::/64", "2001:db8:100:2::/64"}},
+		{"in the middle", mustIA(e("a", 64), e("b", 64), e("c", 64)), "2001:db8:100::/56", "2001:db8:100:1::/64",
+			[]string{"2001:db8:100::/64", "2001:db8:100:2::/64", "2001:db8:100:3::/64"}},
+		{"inside a bigger entry", mustIA(e("a", 60), e("b", 64)), "2001:db8:100::/56", "2001:db8:100:3::/64",
+			[]string{"2001:db8:100:10::/60", "2001:db8:100:20::/64"}},
+		{"a reserve takes it", mustIA(Entry{PrefixLen: 64}, e("b", 64)), "2001:db8:100::/56", "2001:db8:100::/64",
+			[]string{"2001:db8:100:1::/64", "2001:db8:100:2::/64"}},
+		{"the last one no longer fits", mustIA(e("a", 64), e("b", 64)), "2001:db8:100::/63", "2001:db8:100::/64",
+			[]string{"2001:db8:100:1::/64", ""}},
+		{"outside the delegation: ignored", mustIA(e("a", 64)), "2001:db8:100::/56", "2001:db8:200::/64", []string{"2001:db8:100::/64"}},
+		{"not longer than the delegation: ignored", mustIA(e("a", 64)), "2001:db8:100::/56", "2001:db8:100::/56", []string{"2001:db8:100::/64"}},
+	} {
+		var ex netip.Prefix
+		if tt.excluded != "" {
+			ex = p(tt.excluded)
+		}
+		got := tt.ia.SubPrefixes(p(tt.delegated), ex)
+		var gs []string
+		for _, g := range got {
+			if g.IsValid() {
+				gs = append(gs, g.String())
+			} else {
+				gs = append(gs, "")
+			}
+		}
+		if !slices.Equal(gs, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, gs, tt.want)
 		}
 	}
 }

@@ -62,3 +62,6 @@ func (u Uint128) bitLen() int {
 	}
 	return bits.Len64(u.Lo)
 }
+
+// less reports whether u < v.
+func (u Uint128) less(v Uint128) bool { return u.Hi < v.Hi || u.Hi == v.Hi && u.Lo < v.Lo }
