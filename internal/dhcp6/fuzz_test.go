@@ -1,7 +1,10 @@
 package dhcp6
 
 import (
+	"bytes"
+	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,9 +62,11 @@ func leftovers(tb testing.TB) []byte {
 }
 
 // FuzzUnmarshal checks that Unmarshal never panics, that a used Message
-// decodes like a fresh one, and that whatever decodes survives Append and
-// Unmarshal unchanged. The seed corpus in testdata/fuzz/FuzzUnmarshal holds
-// the valid and malformed messages of message_test.go.
+// decodes like a fresh one, that whatever decodes survives Append and
+// Unmarshal unchanged, and that the accessors never panic and agree with
+// their encoders (checkAccessors). The seed corpus in
+// testdata/fuzz/FuzzUnmarshal holds the valid and malformed messages of
+// message_test.go and options_test.go.
 func FuzzUnmarshal(f *testing.F) {
 	leftover := leftovers(f)
 	f.Fuzz(func(t *testing.T, wire []byte) {
@@ -83,6 +88,8 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("Unmarshal (-fresh +used Message):\n%s", diff)
 		}
 
+		checkAccessors(t, &fresh, wire)
+
 		again, err := fresh.Marshal()
 		if err != nil {
 			t.Fatalf("Marshal of a decoded message: %v", err)
@@ -97,6 +104,46 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("Unmarshal after Append (-first +second decode):\n%s", diff)
 		}
 	})
+}
+
+// checkAccessors checks the accessors on m, decoded from wire: a search
+// list SearchList accepts encodes back to the option it came from; an
+// excluded prefix Excluded accepts encodes back to the subnet ID it came
+// from, but for the padding bits; ReconfigureKey and VerifyReconfigure
+// only fail with their sentinels.
+func checkAccessors(t *testing.T, m *Message, wire []byte) {
+	if names, err := m.SearchList(); err == nil && m.DomainList != nil {
+		if back, err := AppendDomainList(nil, names...); err != nil || !bytes.Equal(back, m.DomainList) {
+			t.Fatalf("AppendDomainList(%q) = %x, %v; decoded from %x", names, back, err, m.DomainList)
+		}
+	}
+	for _, pd := range m.IAPDs {
+		for _, p := range pd.Prefixes {
+			excluded, ok, err := p.Excluded()
+			if !ok || err != nil {
+				continue
+			}
+			delegated := netip.PrefixFrom(p.Prefix, int(p.PrefixLen)).Masked()
+			e, err := NewPrefixExclude(delegated, excluded)
+			if err != nil {
+				t.Fatalf("NewPrefixExclude(%v, %v) of an accepted exclude: %v", delegated, excluded, err)
+			}
+			id := slices.Clone(p.Exclude.SubnetID)
+			if pad := (int(e.PrefixLen) - int(p.PrefixLen)) % 8; pad != 0 {
+				id[len(id)-1] &= 0xff << (8 - pad)
+			}
+			if e.PrefixLen != p.Exclude.PrefixLen || !bytes.Equal(e.SubnetID, id) {
+				t.Fatalf("NewPrefixExclude(%v, %v) = %+v, decoded from %+v", delegated, excluded, e, p.Exclude)
+			}
+		}
+	}
+	if _, err := m.ReconfigureKey(); err != nil && !errors.Is(err, ErrAuthMissing) && !errors.Is(err, ErrAuthProtocol) {
+		t.Fatalf("ReconfigureKey: %v", err)
+	}
+	if err := m.VerifyReconfigure(wire, [ReconfigureKeyLen]byte{}); err != nil &&
+		!errors.Is(err, ErrAuthMissing) && !errors.Is(err, ErrAuthProtocol) && !errors.Is(err, ErrAuthDigest) {
+		t.Fatalf("VerifyReconfigure: %v", err)
+	}
 }
 
 // FuzzDifferential checks that when both this package and insomniacslk
