@@ -7,10 +7,13 @@ import (
 )
 
 // The benchmarks run the same operations with this package and with
-// insomniacslk/dhcp, so that `go test -bench .` shows them side by side.
+// insomniacslk/dhcp, so that `go test -bench .` shows them side by side:
+// Kea's Reply with two IA_PDs, an ISP's Reply that adds an IA_NA, Prefix
+// Excludes, DNS servers, a search list and a Reconfigure Key, and our
+// client's Solicits with and without IA_NA and Reconfigure Accept.
 
-func BenchmarkUnmarshalReply(b *testing.B) {
-	wire, _ := keaReply()
+func benchmarkUnmarshal(b *testing.B, msg func() ([]byte, Message)) {
+	wire, _ := msg()
 	var m Message
 	b.ReportAllocs()
 	for b.Loop() {
@@ -20,8 +23,8 @@ func BenchmarkUnmarshalReply(b *testing.B) {
 	}
 }
 
-func BenchmarkInsomniacslkDecodeReply(b *testing.B) {
-	wire, _ := keaReply()
+func benchmarkInsomniacslkDecode(b *testing.B, msg func() ([]byte, Message)) {
+	wire, _ := msg()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := dhcpv6.MessageFromBytes(wire); err != nil {
@@ -30,8 +33,8 @@ func BenchmarkInsomniacslkDecodeReply(b *testing.B) {
 	}
 }
 
-func BenchmarkAppendSolicit(b *testing.B) {
-	_, m := solicit()
+func benchmarkAppend(b *testing.B, msg func() ([]byte, Message)) {
+	_, m := msg()
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -42,8 +45,8 @@ func BenchmarkAppendSolicit(b *testing.B) {
 	}
 }
 
-func BenchmarkInsomniacslkEncodeSolicit(b *testing.B) {
-	wire, _ := solicit()
+func benchmarkInsomniacslkEncode(b *testing.B, msg func() ([]byte, Message)) {
+	wire, _ := msg()
 	m, err := dhcpv6.MessageFromBytes(wire)
 	if err != nil {
 		b.Fatal(err)
@@ -53,3 +56,15 @@ func BenchmarkInsomniacslkEncodeSolicit(b *testing.B) {
 		m.ToBytes()
 	}
 }
+
+func BenchmarkUnmarshalReply(b *testing.B)             { benchmarkUnmarshal(b, keaReply) }
+func BenchmarkInsomniacslkDecodeReply(b *testing.B)    { benchmarkInsomniacslkDecode(b, keaReply) }
+func BenchmarkUnmarshalISPReply(b *testing.B)          { benchmarkUnmarshal(b, ispReply) }
+func BenchmarkInsomniacslkDecodeISPReply(b *testing.B) { benchmarkInsomniacslkDecode(b, ispReply) }
+
+func BenchmarkAppendSolicit(b *testing.B)               { benchmarkAppend(b, solicit) }
+func BenchmarkInsomniacslkEncodeSolicit(b *testing.B)   { benchmarkInsomniacslkEncode(b, solicit) }
+func BenchmarkAppendSolicitNA(b *testing.B)             { benchmarkAppend(b, solicitNA) }
+func BenchmarkInsomniacslkEncodeSolicitNA(b *testing.B) { benchmarkInsomniacslkEncode(b, solicitNA) }
+func BenchmarkAppendISPReply(b *testing.B)              { benchmarkAppend(b, ispReply) }
+func BenchmarkInsomniacslkEncodeISPReply(b *testing.B)  { benchmarkInsomniacslkEncode(b, ispReply) }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -15,28 +16,41 @@ import (
 
 // The differential tests decode the same bytes with this package and with
 // github.com/insomniacslk/dhcp/dhcpv6 and compare what the messages mean:
-// type, transaction id, Client ID, Server IDs, IA_PDs with their prefixes
-// and lifetimes, status codes, preference. Error texts and options the
-// engine does not use are not compared.
+// type, transaction id, Client ID, Server IDs, IA_NAs with their
+// addresses, IA_PDs with their prefixes, lifetimes, status codes,
+// preference, DNS servers and the search list. Error texts and options the
+// engine does not use, or that insomniacslk does not decode (Prefix
+// Exclude, Authentication, Reconfigure Accept), are not compared.
+
+// meaningOf is what both decoders expose of a message.
+type meaningOf struct {
+	Msg        Message
+	SearchList []string
+}
 
 // meaning is the part of m that both decoders expose, normalized for the
 // differences /work/shared/docs/GO-NOTES.md records: insomniacslk treats
 // prefix length 0 as "no prefix" (the address is lost) and keeps no length
 // above 128 (net.CIDRMask returns nil), so those compare as :: with length
-// 0, and as length 129.
-func meaning(m *Message) Message {
+// 0, and as length 129. A search list SearchList refuses is left out:
+// insomniacslk follows compression pointers that RFC 8415 section 10
+// forbids.
+func meaning(m *Message) meaningOf {
 	out := Message{
 		Type:          m.Type,
 		TransactionID: m.TransactionID,
 		ClientID:      m.ClientID,
 		ServerIDs:     m.ServerIDs,
+		IANAs:         m.IANAs,
 		Status:        m.Status,
 		Preference:    m.Preference,
+		DNSServers:    m.DNSServers,
 	}
 	for _, pd := range m.IAPDs {
 		pd.Prefixes = slices.Clone(pd.Prefixes)
 		for i := range pd.Prefixes {
 			p := &pd.Prefixes[i]
+			p.Exclude = PrefixExclude{}
 			switch {
 			case p.PrefixLen == 0:
 				p.Prefix = netip.IPv6Unspecified()
@@ -46,11 +60,12 @@ func meaning(m *Message) Message {
 		}
 		out.IAPDs = append(out.IAPDs, pd)
 	}
-	return out
+	names, _ := m.SearchList()
+	return meaningOf{Msg: out, SearchList: names}
 }
 
 // oracleMeaning is meaning for a message decoded by insomniacslk.
-func oracleMeaning(d *dhcpv6.Message) Message {
+func oracleMeaning(d *dhcpv6.Message) meaningOf {
 	m := Message{
 		Type:          MessageType(d.MessageType),
 		TransactionID: d.TransactionID,
@@ -63,22 +78,39 @@ func oracleMeaning(d *dhcpv6.Message) Message {
 	for _, o := range d.GetOption(dhcpv6.OptionServerID) {
 		m.ServerIDs = append(m.ServerIDs, o.ToBytes())
 	}
+	for _, na := range d.Options.IANA() {
+		out := IANA{
+			IAID:   binary.BigEndian.Uint32(na.IaId[:]),
+			T1:     seconds(na.T1),
+			T2:     seconds(na.T2),
+			Status: oracleStatus(na.Options.Status()),
+		}
+		for _, a := range na.Options.Addresses() {
+			out.Addresses = append(out.Addresses, IAAddress{
+				Address:   oracleAddr(a.IPv6Addr),
+				Preferred: seconds(a.PreferredLifetime),
+				Valid:     seconds(a.ValidLifetime),
+				Status:    oracleStatus(a.Options.Status()),
+			})
+		}
+		m.IANAs = append(m.IANAs, out)
+	}
 	for _, pd := range d.Options.IAPD() {
 		out := IAPD{
 			IAID:   binary.BigEndian.Uint32(pd.IaId[:]),
-			T1:     uint32(pd.T1 / time.Second),
-			T2:     uint32(pd.T2 / time.Second),
+			T1:     seconds(pd.T1),
+			T2:     seconds(pd.T2),
 			Status: oracleStatus(pd.Options.Status()),
 		}
 		for _, p := range pd.Options.Prefixes() {
 			prefix := IAPrefix{
-				Preferred: uint32(p.PreferredLifetime / time.Second),
-				Valid:     uint32(p.ValidLifetime / time.Second),
+				Preferred: seconds(p.PreferredLifetime),
+				Valid:     seconds(p.ValidLifetime),
 				Prefix:    netip.IPv6Unspecified(),
 				Status:    oracleStatus(p.Options.Status()),
 			}
 			if p.Prefix != nil {
-				prefix.Prefix = netip.AddrFrom16([16]byte(p.Prefix.IP))
+				prefix.Prefix = oracleAddr(p.Prefix.IP)
 				prefix.PrefixLen = 129
 				if ones, bits := p.Prefix.Mask.Size(); bits == 128 {
 					prefix.PrefixLen = uint8(ones)
@@ -88,8 +120,19 @@ func oracleMeaning(d *dhcpv6.Message) Message {
 		}
 		m.IAPDs = append(m.IAPDs, out)
 	}
-	return m
+	for _, ip := range d.Options.DNS() {
+		m.DNSServers = append(m.DNSServers, oracleAddr(ip))
+	}
+	var names []string
+	if l := d.Options.DomainSearchList(); l != nil && len(l.Labels) > 0 {
+		names = l.Labels
+	}
+	return meaningOf{Msg: m, SearchList: names}
 }
+
+func oracleAddr(ip net.IP) netip.Addr { return netip.AddrFrom16([16]byte(ip.To16())) }
+
+func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }
 
 func oracleStatus(s *dhcpv6.OptStatusCode) *Status {
 	if s == nil {
@@ -107,7 +150,11 @@ func decodeBoth(wire []byte) (ours, theirs error, diff string) {
 	if ours != nil || theirs != nil {
 		return ours, theirs, ""
 	}
-	return nil, nil, cmp.Diff(oracleMeaning(d), meaning(&m), cmpMessages())
+	want, got := oracleMeaning(d), meaning(&m)
+	if _, err := m.SearchList(); err != nil {
+		want.SearchList = nil
+	}
+	return nil, nil, cmp.Diff(want, got, cmpMessages())
 }
 
 func TestDifferentialTables(t *testing.T) {
@@ -159,7 +206,9 @@ func TestDifferentialGenerated(t *testing.T) {
 
 // randomMessage returns a message of any non-relay type with DUIDs that
 // insomniacslk can parse and with prefix lengths and lifetimes over their
-// whole range, including the values the engine must discard.
+// whole range, including the values the engine must discard, IA_NAs, DNS
+// options and the options insomniacslk keeps as raw bytes (Prefix
+// Exclude, Authentication, Reconfigure Accept).
 func randomMessage(r *rand.Rand) Message {
 	m := Message{
 		Type:          MessageType(r.IntN(256)),
@@ -178,23 +227,57 @@ func randomMessage(r *rand.Rand) Message {
 	for range r.IntN(3) {
 		m.ServerIDs = append(m.ServerIDs, randomDUID(r))
 	}
+	for range r.IntN(3) {
+		na := IANA{IAID: r.Uint32(), T1: randomLifetime(r), T2: randomLifetime(r), Status: randomStatus(r)}
+		for range r.IntN(3) {
+			na.Addresses = append(na.Addresses, IAAddress{
+				Address:   randomAddr(r),
+				Preferred: randomLifetime(r),
+				Valid:     randomLifetime(r),
+				Status:    randomStatus(r),
+			})
+		}
+		m.IANAs = append(m.IANAs, na)
+	}
+	for range r.IntN(3) {
+		m.DNSServers = append(m.DNSServers, randomAddr(r))
+	}
+	if r.IntN(2) == 0 {
+		var names []string
+		for range 1 + r.IntN(3) {
+			names = append(names, fmt.Sprintf("h%d.example", r.IntN(1000)))
+		}
+		m.DomainList, _ = AppendDomainList(nil, names...) // valid names
+	}
+	if r.IntN(2) == 0 {
+		m.HasAuth, m.Auth = true, ReconfigureKeyAuth(r.Uint64(), [ReconfigureKeyLen]byte{byte(r.Uint32())})
+	}
+	m.ReconfAccept = r.IntN(2) == 0
 	for range r.IntN(4) {
 		pd := IAPD{IAID: r.Uint32(), T1: randomLifetime(r), T2: randomLifetime(r), Status: randomStatus(r)}
 		for range r.IntN(4) {
-			var a [16]byte
-			binary.BigEndian.PutUint64(a[:], r.Uint64())
-			binary.BigEndian.PutUint64(a[8:], r.Uint64())
-			pd.Prefixes = append(pd.Prefixes, IAPrefix{
+			p := IAPrefix{
 				Preferred: randomLifetime(r),
 				Valid:     randomLifetime(r),
 				PrefixLen: uint8(r.IntN(256)),
-				Prefix:    netip.AddrFrom16(a),
+				Prefix:    randomAddr(r),
 				Status:    randomStatus(r),
-			})
+			}
+			if r.IntN(2) == 0 {
+				p.Exclude = PrefixExclude{PrefixLen: uint8(r.IntN(256)), SubnetID: randomAddr(r).AsSlice()[:1+r.IntN(16)]}
+			}
+			pd.Prefixes = append(pd.Prefixes, p)
 		}
 		m.IAPDs = append(m.IAPDs, pd)
 	}
 	return m
+}
+
+func randomAddr(r *rand.Rand) netip.Addr {
+	var a [16]byte
+	binary.BigEndian.PutUint64(a[:], r.Uint64())
+	binary.BigEndian.PutUint64(a[8:], r.Uint64())
+	return netip.AddrFrom16(a)
 }
 
 func randomDUID(r *rand.Rand) []byte {

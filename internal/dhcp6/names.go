@@ -57,3 +57,51 @@ func (c StatusCode) String() string {
 	}
 	return fmt.Sprintf("Status(%d)", uint16(c))
 }
+
+// String returns the option code's name as the IANA DHCPv6 registry
+// spells it without the OPTION_ prefix (RFC 8415 section 24, RFC 3646,
+// RFC 6603), for the options this package knows, or OPTION(n) for any
+// other.
+func (c OptionCode) String() string {
+	switch c {
+	case OptClientID:
+		return "CLIENTID"
+	case OptServerID:
+		return "SERVERID"
+	case OptIANA:
+		return "IA_NA"
+	case OptIAAddr:
+		return "IAADDR"
+	case OptORO:
+		return "ORO"
+	case OptPreference:
+		return "PREFERENCE"
+	case OptElapsedTime:
+		return "ELAPSED_TIME"
+	case OptAuth:
+		return "AUTH"
+	case OptStatusCode:
+		return "STATUS_CODE"
+	case OptRapidCommit:
+		return "RAPID_COMMIT"
+	case OptReconfMsg:
+		return "RECONF_MSG"
+	case OptReconfAccept:
+		return "RECONF_ACCEPT"
+	case OptDNSServers:
+		return "DNS_SERVERS"
+	case OptDomainList:
+		return "DOMAIN_LIST"
+	case OptIAPD:
+		return "IA_PD"
+	case OptIAPrefix:
+		return "IAPREFIX"
+	case OptPDExclude:
+		return "PD_EXCLUDE"
+	case OptSolMaxRT:
+		return "SOL_MAX_RT"
+	case OptInfMaxRT:
+		return "INF_MAX_RT"
+	}
+	return fmt.Sprintf("OPTION(%d)", uint16(c))
+}

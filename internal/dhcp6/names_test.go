@@ -51,3 +51,38 @@ func TestStatusCodeString(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionCodeString(t *testing.T) {
+	tests := []struct {
+		c    OptionCode
+		want string
+	}{
+		{OptClientID, "CLIENTID"},
+		{OptServerID, "SERVERID"},
+		{OptIANA, "IA_NA"},
+		{OptIAAddr, "IAADDR"},
+		{OptORO, "ORO"},
+		{OptPreference, "PREFERENCE"},
+		{OptElapsedTime, "ELAPSED_TIME"},
+		{OptAuth, "AUTH"},
+		{OptStatusCode, "STATUS_CODE"},
+		{OptRapidCommit, "RAPID_COMMIT"},
+		{OptReconfMsg, "RECONF_MSG"},
+		{OptReconfAccept, "RECONF_ACCEPT"},
+		{OptDNSServers, "DNS_SERVERS"},
+		{OptDomainList, "DOMAIN_LIST"},
+		{OptIAPD, "IA_PD"},
+		{OptIAPrefix, "IAPREFIX"},
+		{OptPDExclude, "PD_EXCLUDE"},
+		{OptSolMaxRT, "SOL_MAX_RT"},
+		{OptInfMaxRT, "INF_MAX_RT"},
+		{0, "OPTION(0)"},
+		{4, "OPTION(4)"},
+		{65535, "OPTION(65535)"},
+	}
+	for _, tc := range tests {
+		if got := tc.c.String(); got != tc.want {
+			t.Errorf("OptionCode(%d).String() = %q, want %q", uint16(tc.c), got, tc.want)
+		}
+	}
+}
