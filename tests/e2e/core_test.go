@@ -435,7 +435,7 @@ func TestShowInterface(t *testing.T) {
 	if err := d.proc.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	d.waitLog("msg=stats proc=engine uplink=up0 sent=SOLICIT=1 received=REPLY=1", 1, 5*time.Second)
+	d.waitLog("msg=stats proc=engine uplink=up0 sent=SOLICIT:1 received=REPLY:1", 1, 5*time.Second)
 }
 
 // TestChildDeath: when a child dies, the parent says which and how, and
