@@ -31,6 +31,9 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			for _, d := range ia.Downstreams {
 				fmt.Fprintf(&b, "\t\t%s %s\n", d.Ifname, d.Address)
 			}
+			if ia.Excluded != "" {
+				fmt.Fprintf(&b, "\t\texcluded by the server: %s\n", ia.Excluded)
+			}
 			for _, name := range ia.Unfit {
 				fmt.Fprintf(&b, "\t\t%s does not fit the delegated prefix\n", name)
 			}
@@ -49,6 +52,15 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 		}
 		if s.T1UnixMs > 0 {
 			fmt.Fprintf(&b, "\tT1 %s, T2 %s\n", until(s.T1UnixMs, now), until(s.T2UnixMs, now))
+		}
+		if len(s.DnsServers) > 0 {
+			fmt.Fprintf(&b, "\tdns %s\n", strings.Join(s.DnsServers, " "))
+		}
+		if len(s.DomainSearch) > 0 {
+			fmt.Fprintf(&b, "\tdomain search %s\n", strings.Join(s.DomainSearch, " "))
+		}
+		if s.ReconfigureKey {
+			b.WriteString("\treconfigure accepted (the server gave a key)\n")
 		}
 		link := "down"
 		switch {

@@ -56,8 +56,11 @@ var interfaces = []*pb.InterfaceStatus{{
 			{Ifname: "lan0", Address: "2001:db8:100::1/64"},
 			{Ifname: "lan1", Address: "2001:db8:100:10::1/60"},
 		},
-		Unfit: []string{"lan9"},
+		Unfit:    []string{"lan9"},
+		Excluded: "2001:db8:100:ff::/64",
 	}, {Index: 1, Iaid: 0x42}},
+	DnsServers: []string{"2001:db8::53", "2001:db8::5:53"}, DomainSearch: []string{"example.com", "lab.example.com"},
+	ReconfigureKey: true,
 }, {
 	Name: "up1", State: "Rebinding", ServerId: []byte{0, 2, 0, 0, 0, 9, 0xab},
 	T1UnixMs: at(-time.Hour), T2UnixMs: at(-time.Minute), LinkUp: true, LinkExists: true,

@@ -41,6 +41,12 @@ type Interface struct {
 	// AcceptsRA: whether the kernel accepts router advertisements on the
 	// uplink (forwarding=1 needs accept_ra=2); null when not known yet.
 	AcceptsRA *bool `json:"accepts_router_advertisements"`
+	// DNS from the server's last Reply (RFC 3646).
+	DNSServers   []string `json:"dns_servers"`
+	DomainSearch []string `json:"domain_search"`
+	// ReconfigureKey: the server gave a Reconfigure Key, so its
+	// authenticated Reconfigure messages are obeyed (RFC 8415 section 20.4).
+	ReconfigureKey bool `json:"reconfigure_key"`
 }
 
 // SocketError is why the UDP socket of an uplink could not be opened, and
@@ -68,6 +74,9 @@ type IAPD struct {
 	Downstreams []Downstream `json:"downstreams"`
 	Unfit       []string     `json:"unfit"`
 	Retiring    []Retiring   `json:"retiring"`
+	// Excluded is the part of the prefix the server excluded (RFC 6603),
+	// which no downstream gets; null when none.
+	Excluded *string `json:"excluded"`
 }
 
 // Retiring is an earlier prefix of an IA_PD that the server still grants
@@ -129,10 +138,13 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		j := Interface{
 			Name: s.Name, State: s.State, LinkUp: s.LinkUp,
 			T1: deadline(s.T1UnixMs, now), T2: deadline(s.T2UnixMs, now),
-			Lease:      deadline(leaseEnd(s), now),
-			IAPDs:      []IAPD{},
-			Repaired:   Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
-			LinkExists: s.LinkExists,
+			Lease:          deadline(leaseEnd(s), now),
+			IAPDs:          []IAPD{},
+			Repaired:       Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
+			LinkExists:     s.LinkExists,
+			DNSServers:     append([]string{}, s.DnsServers...),
+			DomainSearch:   append([]string{}, s.DomainSearch...),
+			ReconfigureKey: s.ReconfigureKey,
 		}
 		if s.RouterAdvertisements != 0 {
 			ok := s.RouterAdvertisements == raAccepted
@@ -155,6 +167,9 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 			for _, r := range ia.Retiring {
 				p.Retiring = append(p.Retiring, Retiring{Prefix: r.Prefix, Valid: deadline(r.ValidUntilUnixMs, now),
 					Downstreams: downstreams(r.Downstreams)})
+			}
+			if ia.Excluded != "" {
+				p.Excluded = &ia.Excluded
 			}
 			if ia.Prefix != "" {
 				p.Prefix = &ia.Prefix

@@ -40,6 +40,10 @@ func (st *uplinkState) statusToPB() *pb.InterfaceStatus {
 	if !s.LastRepair.IsZero() {
 		out.LastRepairUnixMs = s.LastRepair.UnixMilli()
 	}
+	for _, a := range s.DNSServers {
+		out.DnsServers = append(out.DnsServers, a.String())
+	}
+	out.DomainSearch, out.ReconfigureKey = s.DomainSearch, s.ReconfigureKey
 	if !st.sockOK && st.sockErr != "" {
 		out.SocketError, out.SocketRetryUnixMs = st.sockErr, st.sockRetry
 	}
@@ -64,6 +68,9 @@ func (st *uplinkState) statusToPB() *pb.InterfaceStatus {
 		}
 		for _, e := range ia.Unfit {
 			is.Unfit = append(is.Unfit, e.Name)
+		}
+		if ia.Excluded.IsValid() {
+			is.Excluded = ia.Excluded.String()
 		}
 		for _, r := range ia.Retiring {
 			rp := &pb.RetiringPrefix{Prefix: r.Prefix.String(), ValidUntilUnixMs: ms(r.ValidEnd)}

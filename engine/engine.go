@@ -177,12 +177,13 @@ func (e *engine) apply(c *pb.Config) error {
 	}
 	for _, u := range cfg.Uplinks {
 		ucfg := UplinkConfig{
-			Uplink:           u,
-			RapidCommit:      cfg.RapidCommit,
-			SolicitDelay:     cfg.SolicitDelay,
-			HostPart:         cfg.HostPart,
-			UnreachableRoute: cfg.UnreachableRoute,
-			ClientID:         e.duid,
+			Uplink:            u,
+			RapidCommit:       cfg.RapidCommit,
+			SolicitDelay:      cfg.SolicitDelay,
+			HostPart:          cfg.HostPart,
+			UnreachableRoute:  cfg.UnreachableRoute,
+			ClientID:          e.duid,
+			ReconfigureAccept: cfg.ReconfigureAccept,
 		}
 		if s := e.uplinks[u.Name]; s != nil {
 			s.plug.up, s.plug.down = u.UpDelay, u.DownDelay

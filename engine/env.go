@@ -44,6 +44,9 @@ type Transmit struct {
 	ServerID    []byte // Request, Renew, Release only
 	IAs         []TransmitIA
 	RapidCommit bool // Solicit only
+	// ReconfigureAccept asks for a Reconfigure Accept option (RFC 8415
+	// section 21.20).
+	ReconfigureAccept bool
 }
 
 // TransmitIA is one IA_PD to put in a message, with one IA_PREFIX: the hint
@@ -97,4 +100,8 @@ type Event struct {
 	// Link events only: "up", "down" or "error" (link gone), as ifplugd's
 	// IFPLUGD_PREVIOUS and IFPLUGD_CURRENT.
 	LinkPrevious, LinkCurrent string
+
+	// The DNS servers and search list of the lease (RFC 3646).
+	DNSServers   []netip.Addr
+	DomainSearch []string
 }

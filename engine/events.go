@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 )
@@ -13,7 +14,7 @@ func (u *Uplink) snapshot() (held []lease.IA, downs []Downstream) {
 	for _, ia := range u.ias {
 		for _, h := range ia.all() {
 			held = append(held, h)
-			placed, _ := place(ia.cfg, h.Prefix, u.cfg.HostPart)
+			placed, _ := place(ia.cfg, h, u.cfg.HostPart)
 			downs = append(downs, placed...)
 		}
 	}
@@ -27,6 +28,7 @@ func (u *Uplink) event(kind string, old []lease.IA, oldDowns []Downstream) {
 	u.env.Event(Event{
 		Uplink: u.cfg.Uplink.Name, Kind: kind, State: u.state.String(), Server: bytes.Clone(u.server),
 		Prefixes: held, OldPrefixes: old, Downstreams: downs, OldDownstreams: oldDowns,
+		DNSServers: slices.Clone(u.dns), DomainSearch: slices.Clone(u.search),
 	})
 }
 
@@ -38,5 +40,6 @@ func (u *Uplink) LinkEvent(kind, previous, current string) {
 		Uplink: u.cfg.Uplink.Name, Kind: kind, State: u.state.String(), Server: bytes.Clone(u.server),
 		Prefixes: held, OldPrefixes: held, Downstreams: downs, OldDownstreams: downs,
 		LinkPrevious: previous, LinkCurrent: current,
+		DNSServers: slices.Clone(u.dns), DomainSearch: slices.Clone(u.search),
 	})
 }

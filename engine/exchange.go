@@ -97,6 +97,9 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 		Type:        k.message(),
 		XID:         [3]byte{byte(v >> 16), byte(v >> 8), byte(v)},
 		RapidCommit: k == solicitExchange && u.cfg.RapidCommit,
+		// RFC 8415 section 18.2.1 and following: in Solicit, Request,
+		// Renew and Rebind, when the client accepts Reconfigure.
+		ReconfigureAccept: u.cfg.ReconfigureAccept && k != releaseExchange,
 	}
 	if k == requestExchange || k == renewExchange || k == releaseExchange {
 		t.ServerID = u.server

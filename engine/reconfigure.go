@@ -91,7 +91,7 @@ func (u *Uplink) Remove() {
 // handling as it was: then the engine changes nothing but the link-plug
 // delays.
 func SameUplinkConfig(a, b UplinkConfig) bool {
-	return a.RapidCommit == b.RapidCommit && a.HostPart == b.HostPart &&
+	return a.RapidCommit == b.RapidCommit && a.HostPart == b.HostPart && a.ReconfigureAccept == b.ReconfigureAccept &&
 		a.UnreachableRoute == b.UnreachableRoute && slices.Equal(a.ClientID, b.ClientID) &&
 		sameDelay(a.SolicitDelay, b.SolicitDelay) &&
 		slices.EqualFunc(a.Uplink.IAs, b.Uplink.IAs, sameIA)

@@ -24,6 +24,9 @@ type UplinkConfig struct {
 	HostPart         netip.Addr // host bits of every downstream address; zero for ::1
 	UnreachableRoute bool       // install an unreachable route per delegated prefix (RFC 7084 WPD-5)
 	ClientID         []byte     // the client's DUID
+	// ReconfigureAccept: offer Reconfigure Accept and obey authenticated
+	// Reconfigure messages (RFC 8415 sections 18.2.11, 20.4).
+	ReconfigureAccept bool
 }
 
 // State is where an uplink's lease state machine is.
@@ -88,6 +91,12 @@ type Uplink struct {
 	// preferred lifetime 0 until a Reply refreshes them.
 	deprecated bool
 
+	// What the server's last Reply that bound said besides the leases:
+	// DNS (RFC 3646) and its Reconfigure Key (RFC 8415 section 20.4).
+	dns    []netip.Addr
+	search []string
+	reconf *lease.ReconfigureKey
+
 	stats   Stats
 	budget  logBudget
 	repairs repairs
@@ -128,6 +137,7 @@ func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *U
 	}
 	if u.holds(now) {
 		u.server = bytes.Clone(held.ServerID)
+		u.dns, u.search, u.reconf = held.DNSServers, held.DomainSearch, held.Reconfigure
 	}
 	u.restore()
 	u.armExpiry(now)
@@ -194,7 +204,7 @@ func (u *Uplink) released() {
 	for _, ia := range u.ias {
 		ia.held, ia.retiring = lease.IA{IAID: ia.cfg.IAID}, nil
 	}
-	u.server = nil
+	u.server, u.dns, u.search, u.reconf = nil, nil, nil, nil
 	u.save()
 	if done := u.onReleased; done != nil {
 		u.onReleased = nil

@@ -20,6 +20,8 @@ const (
 	DropOptionOverrun DropReason = "option-overrun"
 	DropIAPDShort     DropReason = "ia-pd-short"
 	DropIAPrefixShort DropReason = "ia-prefix-short"
+	DropIANAShort     DropReason = "ia-na-short"
+	DropIAAddrShort   DropReason = "ia-addr-short"
 	DropOptionShort   DropReason = "option-short"
 	DropRelay         DropReason = "relay-message"
 	DropMalformed     DropReason = "malformed" // a decoding error of no known kind
@@ -41,6 +43,8 @@ const (
 	DropPrefixLen       DropReason = "prefix-length"      // one IA Prefix
 	DropPrefixLifetimes DropReason = "prefix-preferred-above-valid"
 	DropPrefixUnheld    DropReason = "prefix-unheld-valid-zero"
+	DropPrefixExclude   DropReason = "prefix-exclude-invalid" // one IA Prefix (RFC 6603)
+	DropDomainList      DropReason = "domain-list-invalid"    // the option only (RFC 3646)
 )
 
 // decodeReason returns the drop reason for an error of Message.Unmarshal:
@@ -55,6 +59,10 @@ func decodeReason(err error) DropReason {
 		return DropIAPDShort
 	case errors.Is(err, dhcp6.ErrIAPrefixShort):
 		return DropIAPrefixShort
+	case errors.Is(err, dhcp6.ErrIANAShort):
+		return DropIANAShort
+	case errors.Is(err, dhcp6.ErrIAAddrShort):
+		return DropIAAddrShort
 	case errors.Is(err, dhcp6.ErrOptionShort):
 		return DropOptionShort
 	case errors.Is(err, dhcp6.ErrRelay):
@@ -166,6 +174,11 @@ func (u *Uplink) checkPrefix(ia *iaState, p dhcp6.IAPrefix) DropReason {
 		return DropPrefixLifetimes
 	case p.Valid == 0 && !ia.holdsPrefix(prefixOf(p)):
 		return DropPrefixUnheld
+	}
+	if _, _, err := p.Excluded(); err != nil {
+		// RFC 6603 section 4.2: without a valid exclusion the client cannot
+		// know which part it must not use, so the prefix goes.
+		return DropPrefixExclude
 	}
 	return ""
 }

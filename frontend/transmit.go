@@ -79,7 +79,12 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 	}
 	copy(m.TransactionID[:], t.Xid)
 	if typ != dhcp6.Release {
-		m.ORO = []dhcp6.OptionCode{dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
+		// The options a CE router uses: DNS for its LANs (RFC 3646),
+		// Prefix Exclude (RFC 6603 section 4.1: asked for in the ORO), and
+		// the Solicit and Information-request backoff caps (RFC 8415
+		// section 21.7: required).
+		m.ORO = []dhcp6.OptionCode{dhcp6.OptDNSServers, dhcp6.OptDomainList, dhcp6.OptPDExclude, dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
+		m.ReconfAccept = t.ReconfigureAccept
 	}
 	if len(t.ServerId) > 0 && (typ == dhcp6.Request || typ == dhcp6.Renew || typ == dhcp6.Release) {
 		m.ServerIDs = [][]byte{t.ServerId}

@@ -20,7 +20,7 @@ func transmitIA(iaid uint32, pfx string, pref, valid uint32) *pb.TransmitIA {
 
 func TestBuildMessage(t *testing.T) {
 	server := []byte{0, 3, 0, 1, 2, 0x6c, 0x61, 0x62, 0, 1}
-	oro := []dhcp6.OptionCode{dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
+	oro := []dhcp6.OptionCode{dhcp6.OptDNSServers, dhcp6.OptDomainList, dhcp6.OptPDExclude, dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
 	hint := func(iaid uint32, pfx string, pref, valid uint32) dhcp6.IAPD {
 		p := netip.MustParsePrefix(pfx)
 		return dhcp6.IAPD{IAID: iaid, Prefixes: []dhcp6.IAPrefix{{Preferred: pref, Valid: valid, PrefixLen: uint8(p.Bits()), Prefix: p.Addr()}}}
@@ -30,13 +30,13 @@ func TestBuildMessage(t *testing.T) {
 		in   *pb.Transmit
 		want dhcp6.Message
 	}{{
-		name: "solicit with hint and rapid commit",
-		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.Solicit), Xid: []byte{1, 2, 3}, RapidCommit: true,
+		name: "solicit with hint, rapid commit and reconfigure accept",
+		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.Solicit), Xid: []byte{1, 2, 3}, RapidCommit: true, ReconfigureAccept: true,
 			ServerId: server, // never in a Solicit
 			Ias:      []*pb.TransmitIA{transmitIA(7, "::/56", 0, 0), transmitIA(8, "2001:db8:1::/60", 0, 0)}},
 		want: dhcp6.Message{Type: dhcp6.Solicit, TransactionID: [3]byte{1, 2, 3}, ClientID: testDUID,
 			IAPDs: []dhcp6.IAPD{hint(7, "::/56", 0, 0), hint(8, "2001:db8:1::/60", 0, 0)},
-			ORO:   oro, HasElapsed: true, RapidCommit: true},
+			ORO:   oro, HasElapsed: true, RapidCommit: true, ReconfAccept: true},
 	}, {
 		name: "request carries the server and no rapid commit",
 		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.Request), Xid: []byte{4, 5, 6}, Elapsed: 120, RapidCommit: true,

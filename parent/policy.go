@@ -17,6 +17,10 @@ var globalUnicast = netip.MustParsePrefix("2000::/3")
 // address space with one request.
 const minRouteLen = 16
 
+// excludedLen is the longest route piece allowed around an exclusion: RFC
+// 6603 exclusions number a link, a /64.
+const excludedLen = 64
+
 // policy is the parent's distrust of its children (SPEC 2): every kernel
 // change a child asks for is checked against the configuration before it
 // is made. It holds no state but the config, so a reload swaps it whole.
@@ -106,7 +110,9 @@ func addressIn(cfg *config.Config, a *pb.Address) (netip.Prefix, error) {
 // route checks a request for the unreachable route of a delegated prefix:
 // it must be global unicast, masked, no shorter than minRouteLen and long
 // enough to be a prefix the IA can carry: at most as long as its longest
-// entry, since a longer one holds no sub-prefix of the plan.
+// entry, since a longer one holds no sub-prefix of the plan, or as a /64,
+// the length of the pieces that cover a delegated prefix around an RFC
+// 6603 exclusion.
 func (p policy) route(r *pb.Route) (netip.Prefix, error) {
 	return p.check(func(cfg *config.Config) (netip.Prefix, error) { return routeIn(cfg, r) })
 }
@@ -126,8 +132,8 @@ func routeIn(cfg *config.Config, r *pb.Route) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("route %v: not global unicast", pfx)
 	case pfx.Masked() != pfx:
 		return netip.Prefix{}, fmt.Errorf("route %v: host bits set", pfx)
-	case pfx.Bits() < minRouteLen || pfx.Bits() > longest:
-		return netip.Prefix{}, fmt.Errorf("route %v: IA_PD %#x on %s carries /%d to /%d", pfx, r.Iaid, r.Uplink, minRouteLen, longest)
+	case pfx.Bits() < minRouteLen || pfx.Bits() > max(longest, excludedLen):
+		return netip.Prefix{}, fmt.Errorf("route %v: IA_PD %#x on %s carries /%d to /%d", pfx, r.Iaid, r.Uplink, minRouteLen, max(longest, excludedLen))
 	}
 	return pfx, nil
 }

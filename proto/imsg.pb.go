@@ -327,11 +327,15 @@ func (x *Config) GetLeases() map[string]*Lease {
 }
 
 type Lease struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ServerId      []byte                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	Ias           []*LeaseIA             `protobuf:"bytes,2,rep,name=ias,proto3" json:"ias,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	ServerId          []byte                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	Ias               []*LeaseIA             `protobuf:"bytes,2,rep,name=ias,proto3" json:"ias,omitempty"`
+	DnsServers        [][]byte               `protobuf:"bytes,3,rep,name=dns_servers,json=dnsServers,proto3" json:"dns_servers,omitempty"` // 16 bytes each (RFC 3646)
+	DomainSearch      []string               `protobuf:"bytes,4,rep,name=domain_search,json=domainSearch,proto3" json:"domain_search,omitempty"`
+	ReconfigureKey    []byte                 `protobuf:"bytes,5,opt,name=reconfigure_key,json=reconfigureKey,proto3" json:"reconfigure_key,omitempty"` // 16 bytes, or empty (RFC 8415 section 20.4)
+	ReconfigureReplay uint64                 `protobuf:"varint,6,opt,name=reconfigure_replay,json=reconfigureReplay,proto3" json:"reconfigure_replay,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Lease) Reset() {
@@ -378,6 +382,34 @@ func (x *Lease) GetIas() []*LeaseIA {
 	return nil
 }
 
+func (x *Lease) GetDnsServers() [][]byte {
+	if x != nil {
+		return x.DnsServers
+	}
+	return nil
+}
+
+func (x *Lease) GetDomainSearch() []string {
+	if x != nil {
+		return x.DomainSearch
+	}
+	return nil
+}
+
+func (x *Lease) GetReconfigureKey() []byte {
+	if x != nil {
+		return x.ReconfigureKey
+	}
+	return nil
+}
+
+func (x *Lease) GetReconfigureReplay() uint64 {
+	if x != nil {
+		return x.ReconfigureReplay
+	}
+	return 0
+}
+
 type LeaseIA struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Iaid          uint32                 `protobuf:"varint,1,opt,name=iaid,proto3" json:"iaid,omitempty"`
@@ -390,6 +422,9 @@ type LeaseIA struct {
 	T2            uint32                 `protobuf:"varint,8,opt,name=t2,proto3" json:"t2,omitempty"`
 	Retiring      bool                   `protobuf:"varint,9,opt,name=retiring,proto3" json:"retiring,omitempty"`       // an earlier prefix of the IA, deprecated until it ends
 	Downstreams   []string               `protobuf:"bytes,10,rep,name=downstreams,proto3" json:"downstreams,omitempty"` // the IA's downstream interfaces when bound
+	Excluded      []byte                 `protobuf:"bytes,11,opt,name=excluded,proto3" json:"excluded,omitempty"`       // 16 bytes, or empty: RFC 6603's excluded prefix
+	ExcludedLen   uint32                 `protobuf:"varint,12,opt,name=excluded_len,json=excludedLen,proto3" json:"excluded_len,omitempty"`
+	Na            bool                   `protobuf:"varint,13,opt,name=na,proto3" json:"na,omitempty"` // an IA_NA address on the uplink (prefix_len 128)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +527,27 @@ func (x *LeaseIA) GetDownstreams() []string {
 		return x.Downstreams
 	}
 	return nil
+}
+
+func (x *LeaseIA) GetExcluded() []byte {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+func (x *LeaseIA) GetExcludedLen() uint32 {
+	if x != nil {
+		return x.ExcludedLen
+	}
+	return 0
+}
+
+func (x *LeaseIA) GetNa() bool {
+	if x != nil {
+		return x.Na
+	}
+	return false
 }
 
 type OpenUDP struct {
@@ -932,6 +988,7 @@ type TransmitIA struct {
 	PrefixLen     uint32                 `protobuf:"varint,3,opt,name=prefix_len,json=prefixLen,proto3" json:"prefix_len,omitempty"`
 	Preferred     uint32                 `protobuf:"varint,4,opt,name=preferred,proto3" json:"preferred,omitempty"`
 	Valid         uint32                 `protobuf:"varint,5,opt,name=valid,proto3" json:"valid,omitempty"`
+	Na            bool                   `protobuf:"varint,6,opt,name=na,proto3" json:"na,omitempty"` // an IA_NA with this address (an IA Address option), not an IA_PD
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1001,17 +1058,25 @@ func (x *TransmitIA) GetValid() uint32 {
 	return 0
 }
 
+func (x *TransmitIA) GetNa() bool {
+	if x != nil {
+		return x.Na
+	}
+	return false
+}
+
 type Transmit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
-	Type          uint32                 `protobuf:"varint,2,opt,name=type,proto3" json:"type,omitempty"` // DHCPv6 msg-type
-	Xid           []byte                 `protobuf:"bytes,3,opt,name=xid,proto3" json:"xid,omitempty"`    // 3 bytes
-	Elapsed       uint32                 `protobuf:"varint,4,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
-	ServerId      []byte                 `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	Ias           []*TransmitIA          `protobuf:"bytes,6,rep,name=ias,proto3" json:"ias,omitempty"`
-	RapidCommit   bool                   `protobuf:"varint,7,opt,name=rapid_commit,json=rapidCommit,proto3" json:"rapid_commit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Uplink            string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	Type              uint32                 `protobuf:"varint,2,opt,name=type,proto3" json:"type,omitempty"` // DHCPv6 msg-type
+	Xid               []byte                 `protobuf:"bytes,3,opt,name=xid,proto3" json:"xid,omitempty"`    // 3 bytes
+	Elapsed           uint32                 `protobuf:"varint,4,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
+	ServerId          []byte                 `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	Ias               []*TransmitIA          `protobuf:"bytes,6,rep,name=ias,proto3" json:"ias,omitempty"`
+	RapidCommit       bool                   `protobuf:"varint,7,opt,name=rapid_commit,json=rapidCommit,proto3" json:"rapid_commit,omitempty"`
+	ReconfigureAccept bool                   `protobuf:"varint,8,opt,name=reconfigure_accept,json=reconfigureAccept,proto3" json:"reconfigure_accept,omitempty"` // RFC 8415 section 21.20
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Transmit) Reset() {
@@ -1089,6 +1154,13 @@ func (x *Transmit) GetIas() []*TransmitIA {
 func (x *Transmit) GetRapidCommit() bool {
 	if x != nil {
 		return x.RapidCommit
+	}
+	return false
+}
+
+func (x *Transmit) GetReconfigureAccept() bool {
+	if x != nil {
+		return x.ReconfigureAccept
 	}
 	return false
 }
@@ -1318,6 +1390,10 @@ type Event struct {
 	OldDownstreams []*Downstream          `protobuf:"bytes,8,rep,name=old_downstreams,json=oldDownstreams,proto3" json:"old_downstreams,omitempty"`
 	LinkPrevious   string                 `protobuf:"bytes,9,opt,name=link_previous,json=linkPrevious,proto3" json:"link_previous,omitempty"`
 	LinkCurrent    string                 `protobuf:"bytes,10,opt,name=link_current,json=linkCurrent,proto3" json:"link_current,omitempty"`
+	DnsServers     [][]byte               `protobuf:"bytes,11,rep,name=dns_servers,json=dnsServers,proto3" json:"dns_servers,omitempty"` // 16 bytes each
+	DomainSearch   []string               `protobuf:"bytes,12,rep,name=domain_search,json=domainSearch,proto3" json:"domain_search,omitempty"`
+	Addresses      []*LeaseIA             `protobuf:"bytes,13,rep,name=addresses,proto3" json:"addresses,omitempty"`                           // IA_NA addresses on the uplink now
+	OldAddresses   []*LeaseIA             `protobuf:"bytes,14,rep,name=old_addresses,json=oldAddresses,proto3" json:"old_addresses,omitempty"` // and before the event
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1422,6 +1498,34 @@ func (x *Event) GetLinkCurrent() string {
 	return ""
 }
 
+func (x *Event) GetDnsServers() [][]byte {
+	if x != nil {
+		return x.DnsServers
+	}
+	return nil
+}
+
+func (x *Event) GetDomainSearch() []string {
+	if x != nil {
+		return x.DomainSearch
+	}
+	return nil
+}
+
+func (x *Event) GetAddresses() []*LeaseIA {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *Event) GetOldAddresses() []*LeaseIA {
+	if x != nil {
+		return x.OldAddresses
+	}
+	return nil
+}
+
 var File_imsg_proto protoreflect.FileDescriptor
 
 const file_imsg_proto_rawDesc = "" +
@@ -1437,10 +1541,15 @@ const file_imsg_proto_rawDesc = "" +
 	"\x06leases\x18\x03 \x03(\v2$.dhcp6leased.imsg.Config.LeasesEntryR\x06leases\x1aR\n" +
 	"\vLeasesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
-	"\x05value\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05value:\x028\x01\"\xef\x01\n" +
 	"\x05Lease\x12\x1b\n" +
 	"\tserver_id\x18\x01 \x01(\fR\bserverId\x12+\n" +
-	"\x03ias\x18\x02 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\x03ias\"\x85\x02\n" +
+	"\x03ias\x18\x02 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\x03ias\x12\x1f\n" +
+	"\vdns_servers\x18\x03 \x03(\fR\n" +
+	"dnsServers\x12#\n" +
+	"\rdomain_search\x18\x04 \x03(\tR\fdomainSearch\x12'\n" +
+	"\x0freconfigure_key\x18\x05 \x01(\fR\x0ereconfigureKey\x12-\n" +
+	"\x12reconfigure_replay\x18\x06 \x01(\x04R\x11reconfigureReplay\"\xd4\x02\n" +
 	"\aLeaseIA\x12\x12\n" +
 	"\x04iaid\x18\x01 \x01(\rR\x04iaid\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1d\n" +
@@ -1454,7 +1563,10 @@ const file_imsg_proto_rawDesc = "" +
 	"\x02t2\x18\b \x01(\rR\x02t2\x12\x1a\n" +
 	"\bretiring\x18\t \x01(\bR\bretiring\x12 \n" +
 	"\vdownstreams\x18\n" +
-	" \x03(\tR\vdownstreams\";\n" +
+	" \x03(\tR\vdownstreams\x12\x1a\n" +
+	"\bexcluded\x18\v \x01(\fR\bexcluded\x12!\n" +
+	"\fexcluded_len\x18\f \x01(\rR\vexcludedLen\x12\x0e\n" +
+	"\x02na\x18\r \x01(\bR\x02na\";\n" +
 	"\aOpenUDP\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\"m\n" +
@@ -1489,7 +1601,7 @@ const file_imsg_proto_rawDesc = "" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\fR\x06source\x12\x18\n" +
-	"\apayload\x18\x04 \x01(\fR\apayload\"\x8b\x01\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"\x9b\x01\n" +
 	"\n" +
 	"TransmitIA\x12\x12\n" +
 	"\x04iaid\x18\x01 \x01(\rR\x04iaid\x12\x16\n" +
@@ -1497,7 +1609,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\n" +
 	"prefix_len\x18\x03 \x01(\rR\tprefixLen\x12\x1c\n" +
 	"\tpreferred\x18\x04 \x01(\rR\tpreferred\x12\x14\n" +
-	"\x05valid\x18\x05 \x01(\rR\x05valid\"\xd2\x01\n" +
+	"\x05valid\x18\x05 \x01(\rR\x05valid\x12\x0e\n" +
+	"\x02na\x18\x06 \x01(\bR\x02na\"\x81\x02\n" +
 	"\bTransmit\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\rR\x04type\x12\x10\n" +
@@ -1505,7 +1618,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\aelapsed\x18\x04 \x01(\rR\aelapsed\x12\x1b\n" +
 	"\tserver_id\x18\x05 \x01(\fR\bserverId\x12.\n" +
 	"\x03ias\x18\x06 \x03(\v2\x1c.dhcp6leased.imsg.TransmitIAR\x03ias\x12!\n" +
-	"\frapid_commit\x18\a \x01(\bR\vrapidCommit\"\xba\x01\n" +
+	"\frapid_commit\x18\a \x01(\bR\vrapidCommit\x12-\n" +
+	"\x12reconfigure_accept\x18\b \x01(\bR\x11reconfigureAccept\"\xba\x01\n" +
 	"\aAddress\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
 	"\x04iaid\x18\x02 \x01(\rR\x04iaid\x12\x16\n" +
@@ -1523,7 +1637,7 @@ const file_imsg_proto_rawDesc = "" +
 	"prefix_len\x18\x04 \x01(\rR\tprefixLen\"R\n" +
 	"\tSaveLease\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12-\n" +
-	"\x05lease\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05lease\"\xa5\x03\n" +
+	"\x05lease\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05lease\"\xe4\x04\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -1535,7 +1649,12 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0fold_downstreams\x18\b \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\x0eoldDownstreams\x12#\n" +
 	"\rlink_previous\x18\t \x01(\tR\flinkPrevious\x12!\n" +
 	"\flink_current\x18\n" +
-	" \x01(\tR\vlinkCurrent*\xd9\x04\n" +
+	" \x01(\tR\vlinkCurrent\x12\x1f\n" +
+	"\vdns_servers\x18\v \x03(\fR\n" +
+	"dnsServers\x12#\n" +
+	"\rdomain_search\x18\f \x03(\tR\fdomainSearch\x127\n" +
+	"\taddresses\x18\r \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\taddresses\x12>\n" +
+	"\rold_addresses\x18\x0e \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\foldAddresses*\xd9\x04\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1615,12 +1734,14 @@ var file_imsg_proto_depIdxs = []int32{
 	5,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
 	19, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
 	19, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
-	4,  // 8: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	5,  // 8: dhcp6leased.imsg.Event.addresses:type_name -> dhcp6leased.imsg.LeaseIA
+	5,  // 9: dhcp6leased.imsg.Event.old_addresses:type_name -> dhcp6leased.imsg.LeaseIA
+	4,  // 10: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_imsg_proto_init() }

@@ -18,6 +18,10 @@ type Config struct {
 	UnreachableRoute  bool           // default true
 	SolicitDelay      *time.Duration // nil: RFC 8415 random 0..1 s (SOL_MAX_DELAY)
 	ReleaseOnShutdown bool           // default false
+	// ReconfigureAccept: say in Solicit, Request, Renew and Rebind that
+	// the client obeys authenticated Reconfigure messages (RFC 8415
+	// section 18.2.11); default true.
+	ReconfigureAccept bool
 }
 
 // DUIDKind selects how the client DUID is made (RFC 8415 section 11).

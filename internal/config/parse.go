@@ -53,8 +53,9 @@ func Parse(r io.Reader, filename string) (*Config, error) {
 		lex:  newLexer(src),
 		file: filename,
 		cfg: &Config{
-			HostPart:         netip.IPv6Loopback(),
-			UnreachableRoute: true,
+			HostPart:          netip.IPv6Loopback(),
+			UnreachableRoute:  true,
+			ReconfigureAccept: true,
 		},
 		uplinks:     make(map[string]*Uplink),
 		downstreams: make(map[[2]string]bool),
@@ -195,6 +196,8 @@ func (p *parser) statement() bool {
 		ok = p.solicitDelay(t)
 	case t.is("release"):
 		ok = p.releaseOnShutdown(t)
+	case t.is("reconfigure"):
+		ok = p.reconfigureAccept(t)
 	case t.is("link"):
 		ok = p.linkDelay(t)
 	case t.is("script"):
@@ -535,6 +538,15 @@ func (p *parser) releaseOnShutdown(start token) bool {
 	}
 	p.once("release on shutdown", start.line)
 	return p.yesNo(&p.cfg.ReleaseOnShutdown)
+}
+
+// reconfigureAccept parses `reconfigure accept yes|no`.
+func (p *parser) reconfigureAccept(start token) bool {
+	if !p.words("accept") {
+		return false
+	}
+	p.once("reconfigure accept", start.line)
+	return p.yesNo(&p.cfg.ReconfigureAccept)
 }
 
 func (p *parser) yesNo(v *bool) bool {

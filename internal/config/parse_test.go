@@ -30,7 +30,7 @@ func writtenDiff(parsed, reparsed *Config) string {
 
 // cfg returns a Config with Parse's defaults and the given uplinks.
 func cfg(uplinks ...*Uplink) *Config {
-	return &Config{HostPart: netip.IPv6Loopback(), UnreachableRoute: true, Uplinks: uplinks}
+	return &Config{HostPart: netip.IPv6Loopback(), UnreachableRoute: true, ReconfigureAccept: true, Uplinks: uplinks}
 }
 
 // up returns an uplink with the default delays; its IAs get their index and
@@ -747,5 +747,16 @@ request prefix delegation on eth0 for { reserve/56 guest0 }
 		if diff := cmp.Diff(tt.want, u.Downstreams()); diff != "" {
 			t.Errorf("%s Downstreams (-want +got):\n%s", tt.uplink, diff)
 		}
+	}
+}
+
+func TestReconfigureAccept(t *testing.T) {
+	c, err := Parse(strings.NewReader("reconfigure accept no\nrequest prefix delegation on eth0 for lan0\n"), "r.conf")
+	if err != nil || c.ReconfigureAccept {
+		t.Errorf("reconfigure accept no: %v, accept %v", err, c != nil && c.ReconfigureAccept)
+	}
+	if _, err := Parse(strings.NewReader("reconfigure accept no\nreconfigure accept yes\n"), "r.conf"); err == nil ||
+		!strings.Contains(err.Error(), "r.conf:2: reconfigure accept already given at line 1") {
+		t.Errorf("given twice: %v", err)
 	}
 }

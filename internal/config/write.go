@@ -37,6 +37,7 @@ func (c *Config) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "solicit delay %s\n", formatSeconds(*c.SolicitDelay))
 	}
 	fmt.Fprintf(&b, "release on shutdown %s\n", yesNo(c.ReleaseOnShutdown))
+	fmt.Fprintf(&b, "reconfigure accept %s\n", yesNo(c.ReconfigureAccept))
 	c.writeUplinkSetting(&b, "link up delay", "0", func(u *Uplink) string { return formatSeconds(u.UpDelay) })
 	c.writeUplinkSetting(&b, "link down delay", formatSeconds(defaultDownDelay), func(u *Uplink) string { return formatSeconds(u.DownDelay) })
 	c.writeUplinkSetting(&b, "script", "", func(u *Uplink) string {

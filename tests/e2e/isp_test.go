@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
+)
+
+// What real ISPs send (issue 12), against Kea configured as ISPs configure
+// it.
+
+// TestDNS: the DNS servers and search list Kea sends (RFC 3646 options 23
+// and 24, asked for in the ORO) are kept with the lease, shown, and passed
+// to hooks.
+func TestDNS(t *testing.T) {
+	lab.Require(t, "kea-dhcp6")
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	dns := []netip.Addr{netip.MustParseAddr("2001:db8:0:1::53"), netip.MustParseAddr("2001:db8:0:2::53")}
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true},
+		DNSServers: dns, DomainSearch: []string{"isp.example", "home.isp.example"}})
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(dir, "events")
+	script := writeHook(t, dir, 0o755, record)
+	d := newDaemon(t, topo, fmt.Sprintf("script %q\n", script)+flapConf)
+	d.waitAnyAddr("lan0", bindTimeout)
+	lab.WaitForT(t, 5*time.Second, "the DNS options in show interface", func() (bool, error) {
+		out, err := d.ctl("show", "interface", "up0")
+		return err == nil && strings.Contains(out, "\tdns 2001:db8:0:1::53 2001:db8:0:2::53\n") &&
+			strings.Contains(out, "\tdomain search isp.example home.isp.example\n"), nil
+	})
+	l := d.lease("up0")
+	if !slices.Equal(l.DNSServers, dns) || !slices.Equal(l.DomainSearch, []string{"isp.example", "home.isp.example"}) {
+		t.Errorf("lease file DNS %v, search %v", l.DNSServers, l.DomainSearch)
+	}
+	env := waitEvents(t, record, "BOUND")["BOUND"]
+	for _, want := range []string{"DHCP6LEASED_DNS_SERVERS=2001:db8:0:1::53 2001:db8:0:2::53", "DHCP6LEASED_DOMAIN_SEARCH=isp.example home.isp.example"} {
+		if !strings.Contains(env, want+"\n") {
+			t.Errorf("hook environment lacks %s:\n%s", want, env)
+		}
+	}
+}
+
+// TestPrefixExclude (RFC 6603): Kea's pd-pool excludes a /64 of every /56
+// it delegates. No LAN gets it; the unreachable routes cover the rest of
+// the /56 and leave it reachable upstream.
+func TestPrefixExclude(t *testing.T) {
+	lab.Require(t, "kea-dhcp6")
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0", "lan1"}})
+	pool := lab.PDPool{Prefix: netip.MustParsePrefix("2001:db8:100::/40"), DelegatedLen: 56,
+		Excluded: netip.MustParsePrefix("2001:db8:100::/64")}
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true, Pools: []lab.PDPool{pool}}})
+	d := newDaemon(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for { lan0 lan1 }\n")
+	a0, a1 := d.waitAnyAddr("lan0", bindTimeout), d.waitAnyAddr("lan1", bindTimeout)
+	held := d.lease("up0").IAs[0]
+	if !held.Excluded.IsValid() || held.Excluded.Bits() != 64 || !held.Prefix.Contains(held.Excluded.Addr()) {
+		t.Fatalf("lease %+v, want an excluded /64 inside the prefix", held)
+	}
+	t.Logf("delegated %v excluding %v; lan0 %v, lan1 %v", held.Prefix, held.Excluded, a0.Prefix, a1.Prefix)
+	for _, a := range []lab.Addr{a0, a1} {
+		if held.Excluded.Contains(a.Prefix.Addr()) {
+			t.Errorf("%v is inside the excluded %v", a.Prefix, held.Excluded)
+		}
+	}
+	routes := routesOf(t, topo)
+	for _, r := range routes {
+		if r.Overlaps(held.Excluded) && r.Bits() <= held.Excluded.Bits() {
+			t.Errorf("unreachable route %v covers the excluded %v", r, held.Excluded)
+		}
+	}
+	if len(routes) != held.Excluded.Bits()-held.Prefix.Bits() {
+		t.Errorf("unreachable routes %v, want the %d pieces around the exclusion", routes, held.Excluded.Bits()-held.Prefix.Bits())
+	}
+	if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "excluded by the server: "+held.Excluded.String()) {
+		t.Errorf("show interface lacks the exclusion:\n%s", out)
+	}
+}
