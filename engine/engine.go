@@ -187,7 +187,7 @@ func (e *engine) apply(c *pb.Config) error {
 		}
 		if s := e.uplinks[u.Name]; s != nil {
 			s.plug.up, s.plug.down = u.UpDelay, u.DownDelay
-			s.fsm.Reconfigure(ucfg)
+			s.fsm.Reload(ucfg)
 			continue
 		}
 		var held lease.Lease

@@ -84,6 +84,9 @@ const (
 	EventExpire   = "EXPIRE"
 	EventLinkUp   = "LINK_UP"
 	EventLinkDown = "LINK_DOWN"
+	// EventInform: an Information-request a Reconfigure asked for was
+	// answered; the DNS options may have changed.
+	EventInform = "INFORM"
 )
 
 // Event is a lease or link event with what the uplink holds before and

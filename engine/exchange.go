@@ -101,8 +101,14 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 		// Renew and Rebind, when the client accepts Reconfigure.
 		ReconfigureAccept: u.cfg.ReconfigureAccept && k != releaseExchange,
 	}
-	if k == requestExchange || k == renewExchange || k == releaseExchange {
+	if k == requestExchange || k == renewExchange || k == releaseExchange || k == informExchange {
+		// RFC 8415 section 18.2.6: an Information-request in answer to a
+		// Reconfigure names its server.
 		t.ServerID = u.server
+	}
+	if k == informExchange {
+		t.ReconfigureAccept = false
+		return t // no IA options (section 18.2.6)
 	}
 	for _, ia := range u.ias {
 		if k == releaseExchange && len(ia.all()) == 0 {

@@ -228,6 +228,12 @@ func (u *Uplink) Receive(b []byte) {
 		u.drop(decodeReason(err), nil, "err", err)
 		return
 	}
+	if m.Type == dhcp6.Reconfigure {
+		// Its digest covers the wire bytes, which only this call has.
+		u.stats.Received[m.Type]++
+		u.reconfigure(b, &m)
+		return
+	}
 	u.receive(&m)
 }
 
@@ -249,6 +255,8 @@ func (u *Uplink) receive(m *dhcp6.Message) {
 		// Whatever the status, the server has heard: done (RFC 8415
 		// section 18.2.10.2).
 		u.released()
+	case u.ex.kind == informExchange:
+		u.informed(m)
 	default:
 		u.reply(m, ias)
 	}

@@ -45,6 +45,13 @@ const (
 	DropPrefixUnheld    DropReason = "prefix-unheld-valid-zero"
 	DropPrefixExclude   DropReason = "prefix-exclude-invalid" // one IA Prefix (RFC 6603)
 	DropDomainList      DropReason = "domain-list-invalid"    // the option only (RFC 3646)
+
+	// Reconfigure messages (RFC 8415 sections 18.2.11, 20.4).
+	DropReconfigureNoKey   DropReason = "reconfigure-no-key"   // not accepted, or no key from the server
+	DropReconfigureBusy    DropReason = "reconfigure-busy"     // an exchange is in progress
+	DropReconfigureMessage DropReason = "reconfigure-message"  // no or another msg-type than Renew, Rebind, Information-request
+	DropReconfigureAuth    DropReason = "reconfigure-auth"     // no valid HMAC-MD5 with the key
+	DropReconfigureReplay  DropReason = "reconfigure-replay"   // replay detection not above the last seen
 )
 
 // decodeReason returns the drop reason for an error of Message.Unmarshal:
@@ -110,9 +117,9 @@ func (u *Uplink) check(m *dhcp6.Message) DropReason {
 }
 
 // expects reports whether a message of m's type answers the exchange in
-// progress. Reconfigure never does: the client does not offer Reconfigure
-// Accept (RFC 8415 section 18.2.11). A Reply answers a Solicit only with
-// Rapid Commit on both sides (RFC 8415 section 18.2.1).
+// progress. A Reconfigure never does: it starts one (reconfigure.go). A
+// Reply answers a Solicit only with Rapid Commit on both sides (RFC 8415
+// section 18.2.1).
 func (u *Uplink) expects(m *dhcp6.Message) bool {
 	if u.ex == nil || u.ex.sent == 0 {
 		return false

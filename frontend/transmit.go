@@ -66,7 +66,7 @@ func sendTo(conn *os.File, b []byte, ifindex int) error {
 func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 	typ := dhcp6.MessageType(t.Type)
 	switch typ {
-	case dhcp6.Solicit, dhcp6.Request, dhcp6.Renew, dhcp6.Rebind, dhcp6.Release:
+	case dhcp6.Solicit, dhcp6.Request, dhcp6.Renew, dhcp6.Rebind, dhcp6.Release, dhcp6.InformationRequest:
 	default:
 		return nil, fmt.Errorf("engine asked to send %v", typ)
 	}
@@ -86,7 +86,7 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 		m.ORO = []dhcp6.OptionCode{dhcp6.OptDNSServers, dhcp6.OptDomainList, dhcp6.OptPDExclude, dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
 		m.ReconfAccept = t.ReconfigureAccept
 	}
-	if len(t.ServerId) > 0 && (typ == dhcp6.Request || typ == dhcp6.Renew || typ == dhcp6.Release) {
+	if len(t.ServerId) > 0 && (typ == dhcp6.Request || typ == dhcp6.Renew || typ == dhcp6.Release || typ == dhcp6.InformationRequest) {
 		m.ServerIDs = [][]byte{t.ServerId}
 	}
 	for _, ia := range t.Ias {

@@ -50,6 +50,13 @@ func TestBuildMessage(t *testing.T) {
 		want: dhcp6.Message{Type: dhcp6.Rebind, TransactionID: [3]byte{7, 8, 9}, ClientID: testDUID,
 			IAPDs: []dhcp6.IAPD{hint(7, "2001:db8:100::/56", 30, 60)}, ORO: oro, ElapsedTime: 0xffff, HasElapsed: true},
 	}, {
+		// RFC 8415 section 18.2.6: no IA; the Server ID of the Reconfigure
+		// that asked for it.
+		name: "information-request",
+		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.InformationRequest), Xid: []byte{2, 2, 2}, ServerId: server},
+		want: dhcp6.Message{Type: dhcp6.InformationRequest, TransactionID: [3]byte{2, 2, 2}, ClientID: testDUID, ServerIDs: [][]byte{server},
+			ORO: oro, HasElapsed: true},
+	}, {
 		// A retiring prefix goes in the IA_PD of its IA, after the current
 		// one (RFC 8415 section 18.2.4: every prefix of the IA).
 		name: "renew with a retiring prefix",

@@ -255,7 +255,7 @@ func (e *Event) Validate() error {
 		return err
 	}
 	switch e.Kind {
-	case "BOUND", "RENEW", "REBIND", "CHANGED", "EXPIRE", "LINK_UP", "LINK_DOWN":
+	case "BOUND", "RENEW", "REBIND", "CHANGED", "EXPIRE", "LINK_UP", "LINK_DOWN", "INFORM":
 	default:
 		return fmt.Errorf("event: unknown kind %q", e.Kind)
 	}

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
+	"github.com/dhcp6leased/dhcp6leased/tests/reconfigure"
 )
 
 // What real ISPs send (issue 12), against Kea configured as ISPs configure
@@ -84,5 +87,87 @@ func TestPrefixExclude(t *testing.T) {
 	}
 	if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "excluded by the server: "+held.Excluded.String()) {
 		t.Errorf("show interface lacks the exclusion:\n%s", out)
+	}
+}
+
+// TestReconfigureMessages (RFC 8415 sections 18.2.11, 20.4): against a
+// scripted server (Kea sends no Reconfigure) that gave the daemon a
+// Reconfigure Key, a Reconfigure counts only with the key's HMAC-MD5 and a
+// replay detection value above the last; then the daemon Renews, Rebinds
+// or sends an Information-request as it says. Everything else is dropped
+// and counted.
+func TestReconfigureMessages(t *testing.T) {
+	lab.Require(t)
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	srv, err := reconfigure.Start(topo.SRV, topo.ServerIf, reconfigure.Config{RapidCommit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	d := newDaemon(t, topo, flapConf)
+	d.waitAnyAddr("lan0", bindTimeout)
+	u, err := lease.LoadOrCreateUUID(d.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	duid := dhcp6.DUIDUUID(u)
+	lab.WaitForT(t, 5*time.Second, "the key in the lease file", func() (bool, error) {
+		r := d.lease("up0").Reconfigure
+		key, ok := srv.Key(duid)
+		return r != nil && ok && r.Key == key, nil
+	})
+	if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "\treconfigure accepted (the server gave a key)\n") {
+		t.Errorf("show interface:\n%s", out)
+	}
+	stats := func() string {
+		out, err := d.ctl("show", "stats", "up0")
+		if err != nil {
+			t.Fatalf("show stats: %v: %s", err, out)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		msg   dhcp6.MessageType
+		fault reconfigure.Fault
+		drop  string // the drop reason; "" when obeyed
+	}{
+		{dhcp6.Renew, reconfigure.WrongKey, "reconfigure-auth"},
+		{dhcp6.Renew, reconfigure.NoAuth, "reconfigure-auth"},
+		{dhcp6.Solicit, reconfigure.Valid, "reconfigure-message"},
+		{dhcp6.Renew, reconfigure.Valid, ""},
+		{dhcp6.Renew, reconfigure.Replayed, "reconfigure-replay"},
+		{dhcp6.Rebind, reconfigure.Valid, ""},
+		{dhcp6.InformationRequest, reconfigure.Valid, ""},
+	} {
+		before := srv.Received(tt.msg)
+		if err := srv.SendReconfigure(duid, tt.msg, tt.fault); err != nil {
+			t.Fatal(err)
+		}
+		if tt.drop == "" {
+			lab.WaitForT(t, 5*time.Second, fmt.Sprintf("the %v a Reconfigure asked for", tt.msg), func() (bool, error) {
+				d.checkAlive()
+				return srv.Received(tt.msg) > before, nil
+			})
+			d.waitLog("msg=bound", 1, 5*time.Second)
+			continue
+		}
+		lab.WaitForT(t, 5*time.Second, fmt.Sprintf("a %s Reconfigure (%v) dropped", tt.fault, tt.msg), func() (bool, error) {
+			d.checkAlive()
+			return strings.Contains(stats(), "\t\t"+tt.drop+" "), nil
+		})
+	}
+	d.waitLog("msg=\"reconfigure from the server\" proc=engine uplink=up0 do=INFORMATION-REQUEST", 1, 5*time.Second)
+	if r := d.lease("up0").Reconfigure; r == nil || r.Replay < 3 {
+		t.Errorf("lease file reconfigure %+v, want the replay counter of the last one obeyed", r)
+	}
+	for _, m := range []dhcp6.MessageType{dhcp6.Renew, dhcp6.Rebind} {
+		if n := srv.Received(m); n != 1 {
+			t.Errorf("the server got %d %v, want 1: a dropped Reconfigure made the daemon send", n, m)
+		}
 	}
 }
