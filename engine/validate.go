@@ -47,11 +47,11 @@ const (
 	DropDomainList      DropReason = "domain-list-invalid"    // the option only (RFC 3646)
 
 	// Reconfigure messages (RFC 8415 sections 18.2.11, 20.4).
-	DropReconfigureNoKey   DropReason = "reconfigure-no-key"   // not accepted, or no key from the server
-	DropReconfigureBusy    DropReason = "reconfigure-busy"     // an exchange is in progress
-	DropReconfigureMessage DropReason = "reconfigure-message"  // no or another msg-type than Renew, Rebind, Information-request
-	DropReconfigureAuth    DropReason = "reconfigure-auth"     // no valid HMAC-MD5 with the key
-	DropReconfigureReplay  DropReason = "reconfigure-replay"   // replay detection not above the last seen
+	DropReconfigureNoKey   DropReason = "reconfigure-no-key"  // not accepted, or no key from the server
+	DropReconfigureBusy    DropReason = "reconfigure-busy"    // an exchange is in progress
+	DropReconfigureMessage DropReason = "reconfigure-message" // no or another msg-type than Renew, Rebind, Information-request
+	DropReconfigureAuth    DropReason = "reconfigure-auth"    // no valid HMAC-MD5 with the key
+	DropReconfigureReplay  DropReason = "reconfigure-replay"  // replay detection not above the last seen
 )
 
 // decodeReason returns the drop reason for an error of Message.Unmarshal:

@@ -53,7 +53,7 @@ func TestBuildMessage(t *testing.T) {
 		// RFC 8415 section 18.2.6: no IA; the Server ID of the Reconfigure
 		// that asked for it.
 		name: "information-request",
-		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.InformationRequest), Xid: []byte{2, 2, 2}, ServerId: server},
+		in:   &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.InformationRequest), Xid: []byte{2, 2, 2}, ServerId: server},
 		want: dhcp6.Message{Type: dhcp6.InformationRequest, TransactionID: [3]byte{2, 2, 2}, ClientID: testDUID, ServerIDs: [][]byte{server},
 			ORO: oro, HasElapsed: true},
 	}, {
