@@ -44,6 +44,14 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 				}
 			}
 		}
+		for _, a := range s.Addresses {
+			if a.Prefix == "" {
+				fmt.Fprintf(&b, "\tIA_NA: none (iaid %#08x)\n", a.Iaid)
+				continue
+			}
+			fmt.Fprintf(&b, "\tIA_NA: %s (iaid %#08x)\n", a.Prefix, a.Iaid)
+			fmt.Fprintf(&b, "\t\tpreferred %s, valid %s\n", until(a.PreferredUntilUnixMs, now), until(a.ValidUntilUnixMs, now))
+		}
 		if end := leaseEnd(s); end != 0 {
 			fmt.Fprintf(&b, "\tlease %s\n", until(end, now))
 		}

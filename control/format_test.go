@@ -61,6 +61,8 @@ var interfaces = []*pb.InterfaceStatus{{
 	}, {Index: 1, Iaid: 0x42}},
 	DnsServers: []string{"2001:db8::53", "2001:db8::5:53"}, DomainSearch: []string{"example.com", "lab.example.com"},
 	ReconfigureKey: true,
+	Addresses: []*pb.IAStatus{{Iaid: 0x77, Prefix: "2001:db8:0:1::5/128",
+		PreferredUntilUnixMs: at(30 * time.Second), ValidUntilUnixMs: at(60 * time.Second)}},
 }, {
 	Name: "up1", State: "Rebinding", ServerId: []byte{0, 2, 0, 0, 0, 9, 0xab},
 	T1UnixMs: at(-time.Hour), T2UnixMs: at(-time.Minute), LinkUp: true, LinkExists: true,

@@ -47,6 +47,17 @@ type Interface struct {
 	// ReconfigureKey: the server gave a Reconfigure Key, so its
 	// authenticated Reconfigure messages are obeyed (RFC 8415 section 20.4).
 	ReconfigureKey bool `json:"reconfigure_key"`
+	// Address is the uplink's own address from its IA_NA ("request
+	// address"); null when it asks for none.
+	Address *Address `json:"address"`
+}
+
+// Address is an uplink's IA_NA.
+type Address struct {
+	IAID      string    `json:"iaid"`
+	Address   *string   `json:"address"` // "2001:db8::5/128", null while none is held
+	Preferred *Deadline `json:"preferred"`
+	Valid     *Deadline `json:"valid"`
 }
 
 // SocketError is why the UDP socket of an uplink could not be opened, and
@@ -145,6 +156,14 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 			DNSServers:     append([]string{}, s.DnsServers...),
 			DomainSearch:   append([]string{}, s.DomainSearch...),
 			ReconfigureKey: s.ReconfigureKey,
+		}
+		for _, a := range s.Addresses {
+			ja := &Address{IAID: fmt.Sprintf("%#08x", a.Iaid)}
+			if a.Prefix != "" {
+				ja.Address = &a.Prefix
+				ja.Preferred, ja.Valid = deadline(a.PreferredUntilUnixMs, now), deadline(a.ValidUntilUnixMs, now)
+			}
+			j.Address = ja
 		}
 		if s.RouterAdvertisements != 0 {
 			ok := s.RouterAdvertisements == raAccepted

@@ -14,6 +14,9 @@ import (
 // iaState is one configured IA_PD and the prefixes it holds.
 type iaState struct {
 	cfg *config.IA
+	// na: the uplink's IA_NA ("request address"), whose "prefixes" are
+	// /128 addresses on the uplink itself, handled like delegations.
+	na bool
 	// held is the prefix the IA's plan is placed in; Prefix is invalid
 	// when the IA holds none.
 	held lease.IA
@@ -58,7 +61,7 @@ func (u *Uplink) update(ia *iaState, pd *dhcp6.IAPD, now time.Time) (refreshed, 
 		return lease.IA{
 			IAID: ia.cfg.IAID, Prefix: prefixOf(p), Preferred: p.Preferred, Valid: p.Valid,
 			Bound: now, T1: pd.T1, T2: pd.T2, Retiring: retiring, Downstreams: ia.cfg.Downstreams(),
-			Excluded: excluded,
+			Excluded: excluded, NA: ia.na,
 		}
 	}
 	cur, ok := choose(pd, ia.held.Prefix)
@@ -191,7 +194,7 @@ func compareDurations(a, b time.Duration) int {
 // addresses of the plan in it. Entries that do not fit are logged once per
 // prefix (SPEC 5).
 func (u *Uplink) hold(ia *iaState, h lease.IA) []Downstream {
-	placed, unfit := place(ia.cfg, h, u.cfg.HostPart)
+	placed, unfit := u.place(ia, h)
 	if h.Prefix != ia.held.Prefix && len(unfit) > 0 {
 		names := make([]string, len(unfit))
 		for i, e := range unfit {
@@ -207,7 +210,7 @@ func (u *Uplink) hold(ia *iaState, h lease.IA) []Downstream {
 // setAddresses configures the plan's addresses in prefix h with the given
 // lifetimes.
 func (u *Uplink) setAddresses(ia *iaState, h lease.IA, preferred, valid uint32) {
-	placed, _ := place(ia.cfg, h, u.cfg.HostPart)
+	placed, _ := u.place(ia, h)
 	for _, d := range placed {
 		u.env.SetAddress(u.address(ia, d, preferred, valid))
 	}
@@ -215,7 +218,7 @@ func (u *Uplink) setAddresses(ia *iaState, h lease.IA, preferred, valid uint32) 
 
 // removeAddresses removes the plan's addresses in prefix h.
 func (u *Uplink) removeAddresses(ia *iaState, h lease.IA) {
-	placed, _ := place(ia.cfg, h, u.cfg.HostPart)
+	placed, _ := u.place(ia, h)
 	for _, d := range placed {
 		u.env.RemoveAddress(u.address(ia, d, 0, 0))
 	}
@@ -416,4 +419,18 @@ func seconds(d time.Duration) uint32 {
 		return dhcp6.Infinity
 	}
 	return uint32(d / time.Second)
+}
+
+// iaConfigs returns the uplink's IAs: its IA_PDs, then its IA_NA if it
+// asks for an address.
+func iaConfigs(u *config.Uplink) []*config.IA {
+	if u.Address == nil {
+		return u.IAs
+	}
+	return append(slices.Clone(u.IAs), u.Address)
+}
+
+// newIAState returns the state of IA c of uplink u, holding nothing.
+func newIAState(u *config.Uplink, c *config.IA) *iaState {
+	return &iaState{cfg: c, held: lease.IA{IAID: c.IAID, NA: c == u.Address}, na: c == u.Address}
 }

@@ -56,6 +56,9 @@ type TransmitIA struct {
 	Prefix    netip.Prefix
 	Preferred uint32 // 0 in Solicit/Request hints
 	Valid     uint32
+	// NA: an IA_NA whose IA Address is Prefix's address (a /128), none
+	// when it is ::; not an IA_PD.
+	NA bool
 }
 
 // Address is one downstream address of an IA.
@@ -99,6 +102,8 @@ type Event struct {
 
 	Prefixes, OldPrefixes       []lease.IA
 	Downstreams, OldDownstreams []Downstream
+	// The uplink's own addresses from its IA_NA.
+	Addresses, OldAddresses []lease.IA
 
 	// Link events only: "up", "down" or "error" (link gone), as ifplugd's
 	// IFPLUGD_PREVIOUS and IFPLUGD_CURRENT.

@@ -134,16 +134,16 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 			if p.Bits() > limit {
 				p = netip.PrefixFrom(p.Addr(), ia.cfg.HintLen).Masked()
 			}
-			t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
+			t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p, NA: ia.na})
 			continue
 		}
-		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
+		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p, NA: ia.na})
 		// Every prefix assigned to the IA goes with it (RFC 8415 sections
 		// 18.2.4, 18.2.5, 18.2.7): the retiring ones follow, one
 		// TransmitIA each, which the frontend puts in the same IA_PD.
 		for _, r := range ia.retiring {
 			if r.Prefix != p {
-				t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: r.Prefix})
+				t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: r.Prefix, NA: ia.na})
 			}
 		}
 	}

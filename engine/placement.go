@@ -36,6 +36,15 @@ func (u *Uplink) route(ia *iaState, p netip.Prefix) Route {
 	return Route{Uplink: u.cfg.Uplink.Name, IAID: ia.cfg.IAID, Prefix: p}
 }
 
+// place returns the addresses ia gives in h: for an IA_NA, h itself on the
+// uplink; for an IA_PD, place's downstream addresses.
+func (u *Uplink) place(ia *iaState, h lease.IA) (placed []Downstream, unfit []config.Entry) {
+	if ia.na {
+		return []Downstream{{Ifname: u.cfg.Uplink.Name, Addr: h.Prefix}}, nil
+	}
+	return place(ia.cfg, h, u.cfg.HostPart)
+}
+
 // place returns the downstream addresses of ia's plan inside the
 // delegated prefix h, and the named entries that do not fit (SPEC 5).
 // Reserved entries get nothing either way; the prefix the server excluded
@@ -70,7 +79,7 @@ func (u *Uplink) placements() []Address {
 			if u.deprecated {
 				preferred = 0
 			}
-			placed, _ := place(ia.cfg, h, u.cfg.HostPart)
+			placed, _ := u.place(ia, h)
 			for _, d := range placed {
 				out = append(out, u.address(ia, d, seconds(preferred), seconds(valid)))
 			}
@@ -98,7 +107,7 @@ func (u *Uplink) routes() []Route {
 // 6603), the prefixes that cover the rest, so that the excluded prefix,
 // which numbers the uplink's link, stays reachable upstream.
 func (u *Uplink) routesFor(ia *iaState, h lease.IA) []Route {
-	if !u.cfg.UnreachableRoute {
+	if !u.cfg.UnreachableRoute || ia.na {
 		return nil
 	}
 	if !h.Excluded.IsValid() {

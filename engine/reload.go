@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
-	"github.com/dhcp6leased/dhcp6leased/internal/lease"
 )
 
 // Reload applies a reloaded configuration of the same uplink (SPEC
@@ -25,10 +24,10 @@ func (u *Uplink) Reload(cfg UplinkConfig) {
 	before := u.placements()
 	oldRoutes := u.routes()
 
-	ias := make([]*iaState, 0, len(cfg.Uplink.IAs))
+	var ias []*iaState
 	needExchange := false
-	for _, c := range cfg.Uplink.IAs {
-		ia := &iaState{cfg: c, held: lease.IA{IAID: c.IAID}}
+	for _, c := range iaConfigs(cfg.Uplink) {
+		ia := newIAState(cfg.Uplink, c)
 		if i := slices.IndexFunc(u.ias, func(o *iaState) bool { return o.cfg.IAID == c.IAID }); i >= 0 {
 			ia.held, ia.retiring, ia.hint = u.ias[i].held, u.ias[i].retiring, u.ias[i].hint
 		}
@@ -94,11 +93,15 @@ func SameUplinkConfig(a, b UplinkConfig) bool {
 	return a.RapidCommit == b.RapidCommit && a.HostPart == b.HostPart && a.ReconfigureAccept == b.ReconfigureAccept &&
 		a.UnreachableRoute == b.UnreachableRoute && slices.Equal(a.ClientID, b.ClientID) &&
 		sameDelay(a.SolicitDelay, b.SolicitDelay) &&
-		slices.EqualFunc(a.Uplink.IAs, b.Uplink.IAs, sameIA)
+		sameIAs(a.Uplink, b.Uplink)
 }
 
 func sameDelay(a, b *time.Duration) bool {
 	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+func sameIAs(a, b *config.Uplink) bool {
+	return slices.EqualFunc(iaConfigs(a), iaConfigs(b), sameIA) && (a.Address == nil) == (b.Address == nil)
 }
 
 func sameIA(a, b *config.IA) bool {

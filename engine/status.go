@@ -24,6 +24,10 @@ type Status struct {
 	DNSServers     []netip.Addr
 	DomainSearch   []string
 	ReconfigureKey bool // the server gave a Reconfigure Key
+
+	// Address is the IA_NA's ("request address"): Prefix is the uplink's
+	// address as a /128; nil when the uplink asks for none.
+	Address *IAStatus
 }
 
 // IAStatus is one configured IA_PD. Times are wall clock; a zero time is
@@ -63,13 +67,18 @@ func (u *Uplink) Status() Status {
 			is.Prefix, is.Server = h.Prefix, bytes.Clone(u.server)
 			is.PreferredEnd, is.ValidEnd = after(h.Bound, preferred), after(h.Bound, valid)
 			is.T1, is.T2 = after(h.Bound, t1), after(h.Bound, t2)
-			is.Downstreams, is.Unfit = place(ia.cfg, h, u.cfg.HostPart)
+			is.Downstreams, is.Unfit = u.place(ia, h)
 			is.Excluded = h.Excluded
 		}
 		for _, r := range ia.retiring {
 			_, valid := r.Remaining(r.Bound)
-			placed, _ := place(ia.cfg, r, u.cfg.HostPart)
+			placed, _ := u.place(ia, r)
 			is.Retiring = append(is.Retiring, RetiringStatus{Prefix: r.Prefix, ValidEnd: after(r.Bound, valid), Downstreams: placed})
+		}
+		if ia.na {
+			is.Downstreams = nil // the uplink itself
+			s.Address = &is
+			continue
 		}
 		s.IAs = append(s.IAs, is)
 	}

@@ -116,8 +116,8 @@ func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *U
 		stats: newStats(),
 	}
 	now := time.Now()
-	for _, c := range cfg.Uplink.IAs {
-		ia := &iaState{cfg: c, held: lease.IA{IAID: c.IAID}}
+	for _, c := range iaConfigs(cfg.Uplink) {
+		ia := newIAState(cfg.Uplink, c)
 		for _, h := range held.IAs {
 			if h.IAID != c.IAID || !h.Prefix.IsValid() {
 				continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
@@ -142,11 +143,14 @@ func (u *Uplink) expects(m *dhcp6.Message) bool {
 // held one). Each discard is counted. Prefixes are returned masked to their
 // length.
 func (u *Uplink) usableIAs(m *dhcp6.Message) map[uint32]*dhcp6.IAPD {
-	ias := make(map[uint32]*dhcp6.IAPD, len(m.IAPDs))
-	for _, pd := range m.IAPDs {
+	ias := make(map[uint32]*dhcp6.IAPD, len(m.IAPDs)+len(m.IANAs))
+	all := slices.Concat(m.IAPDs, addressIAs(m.IANAs))
+	for i, pd := range all {
 		ia := u.ia(pd.IAID)
 		switch {
-		case ia == nil:
+		case ia == nil || ia.na != (i >= len(m.IAPDs)):
+			// Not ours, or an IA_NA where we asked for an IA_PD or the
+			// other way round.
 			u.drop(DropIAUnknown, m, iaidAttr(pd.IAID))
 			continue
 		case ias[pd.IAID] != nil:
@@ -170,6 +174,30 @@ func (u *Uplink) usableIAs(m *dhcp6.Message) map[uint32]*dhcp6.IAPD {
 		ias[pd.IAID] = &kept
 	}
 	return ias
+}
+
+// addressIAs returns IA_NAs as IA_PDs whose prefixes are /128s, so that
+// one code path validates and binds both: an IA Address has the same
+// lifetimes, status and rules as an IA Prefix (RFC 8415 sections 21.6 and
+// 21.22). NoAddrsAvail stands as NoPrefixAvail.
+func addressIAs(nas []dhcp6.IANA) []dhcp6.IAPD {
+	var out []dhcp6.IAPD
+	for _, na := range nas {
+		pd := dhcp6.IAPD{IAID: na.IAID, T1: na.T1, T2: na.T2, Status: noAddrsAsNoPrefix(na.Status)}
+		for _, a := range na.Addresses {
+			pd.Prefixes = append(pd.Prefixes, dhcp6.IAPrefix{Preferred: a.Preferred, Valid: a.Valid,
+				PrefixLen: 128, Prefix: a.Address, Status: noAddrsAsNoPrefix(a.Status)})
+		}
+		out = append(out, pd)
+	}
+	return out
+}
+
+func noAddrsAsNoPrefix(s *dhcp6.Status) *dhcp6.Status {
+	if s != nil && s.Code == dhcp6.StatusNoAddrsAvail {
+		return &dhcp6.Status{Code: dhcp6.StatusNoPrefixAvail, Message: s.Message}
+	}
+	return s
 }
 
 // checkPrefix returns why p must be discarded from ia's IA_PD, or "".

@@ -109,6 +109,13 @@ func (f *frontend) isDownstream(name string) bool {
 	return false
 }
 
+// hasAddress reports whether name is an uplink with an IA_NA, whose
+// address the engine configures on it.
+func (f *frontend) hasAddress(name string) bool {
+	u := f.cfg.Uplink(name)
+	return u != nil && u.Address != nil
+}
+
 // configured reports whether the engine wants to hear of link l.
 func (f *frontend) configured(l *link) bool { return f.isUplink(l.name) || f.isDownstream(l.name) }
 
@@ -205,7 +212,7 @@ func (f *frontend) addrEvent(ev rtnl.Addr) {
 	if !ev.LinkLocal() {
 		// A global address gone from a downstream may be one the engine
 		// configured and someone else removed: it decides (drift).
-		if ev.Deleted && ev.Scope == unix.RT_SCOPE_UNIVERSE && f.isDownstream(l.name) {
+		if ev.Deleted && ev.Scope == unix.RT_SCOPE_UNIVERSE && (f.isDownstream(l.name) || f.hasAddress(l.name)) {
 			f.toEngine(pb.Type_TYPE_REMOVED, &pb.Removed{Ifname: l.name, Prefix: ev.Prefix.Addr().AsSlice(), PrefixLen: uint32(ev.Prefix.Bits())})
 		}
 		return

@@ -90,6 +90,10 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 		m.ServerIDs = [][]byte{t.ServerId}
 	}
 	for _, ia := range t.Ias {
+		if ia.Na {
+			appendAddress(&m, ia)
+			continue
+		}
 		p := dhcp6.IAPrefix{
 			Preferred: ia.Preferred,
 			Valid:     ia.Valid,
@@ -106,4 +110,19 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 		m.IAPDs = append(m.IAPDs, dhcp6.IAPD{IAID: ia.Iaid, Prefixes: []dhcp6.IAPrefix{p}})
 	}
 	return m.Marshal()
+}
+
+// appendAddress adds ia, an IA_NA entry, to m: one IA_NA per IAID with an
+// IA Address option per address, none for :: (a Solicit without a hint),
+// as buildMessage does for IA_PDs.
+func appendAddress(m *dhcp6.Message, ia *pb.TransmitIA) {
+	addr := netip.AddrFrom16([16]byte(ia.Prefix))
+	n := len(m.IANAs)
+	if n == 0 || m.IANAs[n-1].IAID != ia.Iaid {
+		m.IANAs = append(m.IANAs, dhcp6.IANA{IAID: ia.Iaid})
+		n++
+	}
+	if !addr.IsUnspecified() {
+		m.IANAs[n-1].Addresses = append(m.IANAs[n-1].Addresses, dhcp6.IAAddress{Address: addr, Preferred: ia.Preferred, Valid: ia.Valid})
+	}
 }

@@ -57,6 +57,21 @@ func TestBuildMessage(t *testing.T) {
 		want: dhcp6.Message{Type: dhcp6.InformationRequest, TransactionID: [3]byte{2, 2, 2}, ClientID: testDUID, ServerIDs: [][]byte{server},
 			ORO: oro, HasElapsed: true},
 	}, {
+		// RFC 8415 section 21.4: an IA_NA beside the IA_PD, without an
+		// address in a Solicit, with the held one in a Renew.
+		name: "solicit with an IA_NA",
+		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.Solicit), Xid: []byte{3, 3, 3},
+			Ias: []*pb.TransmitIA{transmitIA(7, "::/56", 0, 0), {Iaid: 9, Prefix: make([]byte, 16), PrefixLen: 128, Na: true}}},
+		want: dhcp6.Message{Type: dhcp6.Solicit, TransactionID: [3]byte{3, 3, 3}, ClientID: testDUID,
+			IAPDs: []dhcp6.IAPD{hint(7, "::/56", 0, 0)}, IANAs: []dhcp6.IANA{{IAID: 9}}, ORO: oro, HasElapsed: true},
+	}, {
+		name: "renew with an IA_NA address",
+		in: &pb.Transmit{Uplink: "up0", Type: uint32(dhcp6.Renew), Xid: []byte{4, 4, 4}, ServerId: server,
+			Ias: []*pb.TransmitIA{{Iaid: 9, Prefix: netip.MustParseAddr("2001:db8:0:1::5").AsSlice(), PrefixLen: 128, Na: true}}},
+		want: dhcp6.Message{Type: dhcp6.Renew, TransactionID: [3]byte{4, 4, 4}, ClientID: testDUID, ServerIDs: [][]byte{server},
+			IANAs: []dhcp6.IANA{{IAID: 9, Addresses: []dhcp6.IAAddress{{Address: netip.MustParseAddr("2001:db8:0:1::5")}}}},
+			ORO:   oro, HasElapsed: true},
+	}, {
 		// A retiring prefix goes in the IA_PD of its IA, after the current
 		// one (RFC 8415 section 18.2.4: every prefix of the IA).
 		name: "renew with a retiring prefix",

@@ -78,6 +78,9 @@ func (p policy) address(a *pb.Address) (netip.Prefix, error) {
 }
 
 func addressIn(cfg *config.Config, a *pb.Address) (netip.Prefix, error) {
+	if u := cfg.Uplink(a.Uplink); u != nil && u.Address != nil && u.Address.IAID == a.Iaid {
+		return uplinkAddressIn(a)
+	}
 	ia, err := findIA(cfg, a.Uplink, a.Iaid)
 	if err != nil {
 		return netip.Prefix{}, err
@@ -103,6 +106,21 @@ func addressIn(cfg *config.Config, a *pb.Address) (netip.Prefix, error) {
 	}
 	if want := config.HostAddress(pfx.Masked(), cfg.HostPart); want != pfx {
 		return netip.Prefix{}, fmt.Errorf("address %v on %s: host part is not %v", pfx, a.Ifname, cfg.HostPart)
+	}
+	return pfx, nil
+}
+
+// uplinkAddressIn checks an address of an uplink's IA_NA: only on the
+// uplink itself, a /128, global unicast.
+func uplinkAddressIn(a *pb.Address) (netip.Prefix, error) {
+	pfx := netip.PrefixFrom(netip.AddrFrom16([16]byte(a.Address)), int(a.PrefixLen))
+	switch {
+	case a.Ifname != a.Uplink:
+		return netip.Prefix{}, fmt.Errorf("address %v: the IA_NA of %s is for %s, not %s", pfx, a.Uplink, a.Uplink, a.Ifname)
+	case a.PrefixLen != 128:
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: an IA_NA address is a /128", pfx, a.Ifname)
+	case !globalUnicast.Contains(pfx.Addr()):
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: not global unicast", pfx, a.Ifname)
 	}
 	return pfx, nil
 }

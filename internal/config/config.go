@@ -47,6 +47,11 @@ type Uplink struct {
 	Name string
 	IAs  []*IA // in file order; at most MaxIAs
 
+	// Address is "request address on UPLINK": an IA_NA (RFC 8415 section
+	// 21.4) for the uplink's own global address, in the same exchanges as
+	// the IA_PDs; nil when not requested. It has no entries.
+	Address *IA
+
 	UpDelay   time.Duration // link-plug up delay, default 0
 	DownDelay time.Duration // link-plug down delay, default 5 s
 	Script    string        // hook script, "" for none

@@ -58,6 +58,9 @@ func (c *Config) Write(w io.Writer) error {
 			}
 			b.WriteString("}\n")
 		}
+		if a := u.Address; a != nil {
+			fmt.Fprintf(&b, "\nrequest address on %s iaid %#08x\n", quote(u.Name), a.IAID)
+		}
 	}
 	if _, err := w.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -99,6 +102,9 @@ func (c *Config) WritePlan(w io.Writer) error {
 	doc := netip.MustParsePrefix("2001:db8::/32")
 	var b bytes.Buffer
 	for _, u := range c.Uplinks {
+		if a := u.Address; a != nil {
+			fmt.Fprintf(&b, "uplink %s IA_NA (iaid 0x%08x) requests an address for %s\n", u.Name, a.IAID, u.Name)
+		}
 		for _, ia := range u.IAs {
 			fmt.Fprintf(&b, "uplink %s IA_PD %d (iaid 0x%08x) requests /%d", u.Name, ia.Index, ia.IAID, ia.HintLen)
 			if ia.HintLen != ia.RequiredLen {

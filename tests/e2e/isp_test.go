@@ -171,3 +171,53 @@ func TestReconfigureMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestUplinkAddress (issue 12): "request address on up0" asks Kea for an
+// IA_NA in the same exchange as the IA_PD; the address goes on the uplink
+// as a /128 with its lifetimes and is renewed with the prefix.
+func TestUplinkAddress(t *testing.T) {
+	lab.Require(t, "kea-dhcp6")
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	pool := netip.MustParsePrefix("2001:db8:0:1::1000/116")
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true,
+		Preferred: 6 * time.Second, Valid: 20 * time.Second, T1: 2 * time.Second, T2: 4 * time.Second}, AddressPool: pool})
+	d := newDaemon(t, topo, "request address on up0\n"+flapConf)
+	d.waitAnyAddr("lan0", bindTimeout)
+	var a lab.Addr
+	lab.WaitForT(t, 5*time.Second, "an address from the pool on up0", func() (bool, error) {
+		for _, g := range d.globalAddrs("up0") {
+			if pool.Contains(g.Prefix.Addr()) && g.Prefix.Bits() == 128 {
+				a = g
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if a.ValidLft > 20*time.Second || a.ValidLft < 10*time.Second {
+		t.Errorf("up0 %+v, want Kea's 20 s valid lifetime", a)
+	}
+	// A Renew at T1 (2 s) refreshes it: its valid lifetime, counting down in whole seconds,
+	// climbs back above the lowest seen.
+	lowest := a.ValidLft
+	lab.WaitForT(t, 10*time.Second, "the address renewed", func() (bool, error) {
+		d.checkAlive()
+		for _, g := range d.globalAddrs("up0") {
+			if g.Prefix != a.Prefix {
+				continue
+			}
+			if g.ValidLft > lowest {
+				return true, nil
+			}
+			lowest = g.ValidLft
+		}
+		return false, nil
+	})
+	if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "\tIA_NA: "+a.Prefix.String()) {
+		t.Errorf("show interface lacks the address:\n%s", out)
+	}
+	l := d.lease("up0")
+	if !slices.ContainsFunc(l.IAs, func(ia lease.IA) bool { return ia.NA && ia.Prefix == a.Prefix }) {
+		t.Errorf("lease file %+v lacks the address", l.IAs)
+	}
+}

@@ -23,6 +23,9 @@ type KeaOptions struct {
 	// to clients that ask for them.
 	DNSServers   []netip.Addr
 	DomainSearch []string
+	// AddressPool, when valid, is the subnet's pool of addresses for
+	// IA_NA, e.g. 2001:db8:0:1::1000/116.
+	AddressPool netip.Prefix
 }
 
 // ServerID selects the server's DUID. The zero value is a DUID-LL from the
@@ -168,6 +171,10 @@ func keaConfig(opts KeaOptions, ifname, dir, leaseFile, logFile string) ([]byte,
 	}
 	if len(options) > 0 {
 		dhcp6["option-data"] = options
+	}
+	if p := opts.AddressPool; p.IsValid() {
+		subnet := dhcp6["subnet6"].([]map[string]any)[0]
+		subnet["pools"] = []map[string]any{{"pool": p.String()}}
 	}
 	cfg := map[string]any{"Dhcp6": dhcp6}
 	b, err := json.MarshalIndent(cfg, "", "  ")
