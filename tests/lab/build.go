@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 )
 
 // Binaries are dhcp6leased and dhcp6leasectl built for one test run.
@@ -38,4 +39,29 @@ func BuildBinaries(ctx context.Context) (Binaries, error) {
 		return Binaries{}, errors.Join(fmt.Errorf("build the binaries: %w\n%s", err, out), os.RemoveAll(dir))
 	}
 	return b, nil
+}
+
+// daemonUser is the unprivileged user the daemon refuses to start without.
+const daemonUser = "_dhcp6leased"
+
+// MainWithBinaries is the TestMain of a package that runs the real
+// daemon: as root it builds the binaries into bins and creates the
+// daemon's user, runs the tests and removes the binaries; otherwise it
+// only runs the tests, which skip with their reason (Require). It returns
+// the exit code for os.Exit.
+func MainWithBinaries(m *testing.M, bins *Binaries) int {
+	if os.Geteuid() != 0 {
+		return m.Run()
+	}
+	var err error
+	if *bins, err = BuildBinaries(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bins.Dir)
+	if err := EnsureUser(context.Background(), daemonUser); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }
