@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -21,28 +20,9 @@ import (
 // bins holds the binaries TestMain builds.
 var bins lab.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		// Every test skips with its reason (lab.Require).
-		return m.Run()
-	}
-	// Other users run the binaries too (TestCheckConfig).
-	var err error
-	if bins, err = lab.BuildBinaries(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(bins.Dir)
-	if err := lab.EnsureUser(context.Background(), "_dhcp6leased"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
+// TestMain builds the binaries; other users run them too
+// (TestCheckConfig), which lab.BuildBinaries allows.
+func TestMain(m *testing.M) { os.Exit(lab.MainWithBinaries(m, &bins)) }
 
 // daemon is one dhcp6leased running in a topology's CLI namespace.
 type daemon struct {
