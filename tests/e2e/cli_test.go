@@ -18,7 +18,7 @@ import (
 // combined output and exit code.
 func runDaemon(t *testing.T, cred *syscall.Credential, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bins.daemon, args...)
+	cmd := exec.CommandContext(t.Context(), bins.Daemon, args...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}

@@ -20,7 +20,7 @@ import (
 // standard output, standard error and exit status.
 func runCtl(t *testing.T, cred *syscall.Credential, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bins.ctl, args...)
+	cmd := exec.CommandContext(t.Context(), bins.Ctl, args...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}

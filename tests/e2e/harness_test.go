@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -18,45 +17,12 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
-// bins holds the binaries TestMain builds, the same way `make build` does.
-var bins struct{ daemon, ctl string }
+// bins holds the binaries TestMain builds.
+var bins lab.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		// Every test skips with its reason (lab.Require).
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "dhcp6leased-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	// Other users run the binaries too (TestCheckConfig).
-	if err := os.Chmod(dir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cmd := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/dhcp6leased/dhcp6leased/cmd/dhcp6leased",
-		"github.com/dhcp6leased/dhcp6leased/cmd/dhcp6leasectl")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		return 1
-	}
-	bins.daemon = filepath.Join(dir, "dhcp6leased")
-	bins.ctl = filepath.Join(dir, "dhcp6leasectl")
-	if err := lab.EnsureUser(context.Background(), "_dhcp6leased"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
+// TestMain builds the binaries; other users run them too
+// (TestCheckConfig), which lab.BuildBinaries allows.
+func TestMain(m *testing.M) { os.Exit(lab.MainWithBinaries(m, &bins)) }
 
 // daemon is one dhcp6leased running in a topology's CLI namespace.
 type daemon struct {
@@ -99,7 +65,7 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	p, err := d.topo.CLI.Start(d.t.Context(), bins.daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	p, err := d.topo.CLI.Start(d.t.Context(), bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -123,7 +89,7 @@ func (d *daemon) stop() {
 
 // ctl runs dhcp6leasectl against the daemon's socket.
 func (d *daemon) ctl(args ...string) (string, error) {
-	out, err := exec.CommandContext(d.t.Context(), bins.ctl, append([]string{"-s", d.sock}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(d.t.Context(), bins.Ctl, append([]string{"-s", d.sock}, args...)...).CombinedOutput()
 	return string(out), err
 }
 

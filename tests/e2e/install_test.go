@@ -220,7 +220,7 @@ func TestUnitPrivileges(t *testing.T) {
 	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
 	d := newDaemonStopped(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
 	p, err := topo.CLI.Start(t.Context(), "setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--no-new-privs", "--",
-		bins.daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+		bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
 	if err != nil {
 		t.Fatal(err)
 	}

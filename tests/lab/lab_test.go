@@ -3,12 +3,15 @@ package lab
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -412,5 +415,38 @@ func TestEnsureUser(t *testing.T) {
 	}
 	if u.Uid == "0" {
 		t.Errorf("user %s is root", name)
+	}
+}
+
+// TestBuildBinaries: both programs built static into a directory others
+// may enter, and the daemon runs (-n checks a config and exits).
+func TestBuildBinaries(t *testing.T) {
+	b, err := BuildBinaries(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(b.Dir)
+	if st, err := os.Stat(b.Dir); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("directory %s: %v, %v; want mode 0755", b.Dir, st.Mode(), err)
+	}
+	for _, bin := range []string{b.Daemon, b.Ctl} {
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A static binary asks for no dynamic loader.
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s is dynamically linked", bin)
+			}
+		}
+		f.Close()
+	}
+	conf := filepath.Join(t.TempDir(), "conf")
+	if err := os.WriteFile(conf, []byte("request prefix delegation on up0 for lan0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(b.Daemon, "-n", "-f", conf).CombinedOutput(); err != nil || !strings.Contains(string(out), "configuration OK") {
+		t.Errorf("%s -n: %v: %s", b.Daemon, err, out)
 	}
 }
