@@ -33,6 +33,11 @@ type link struct {
 	closed    *atomic.Bool        // set before conn is closed: its reader's error is expected
 	addr      netip.Addr          // the address conn is bound to
 	asked     bool                // an OPEN_UDP is outstanding
+	// The engine's last message while an OPEN_UDP was outstanding, sent
+	// once the socket comes: `dhcp6leasectl request` asks for the socket
+	// and the exchange at once, and losing its first message to the race
+	// would cost the exchange its first retransmission timeout.
+	pending *pb.Transmit
 
 	// When the parent could not open the socket (another program holds
 	// port 546, say): the next attempt, after a backoff from 1 s doubling
@@ -44,6 +49,7 @@ type link struct {
 
 func (l *link) closeSocket() {
 	l.stopRetry()
+	l.pending = nil
 	if l.conn != nil {
 		l.closed.Store(true)
 		l.conn.Close()
@@ -293,6 +299,8 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 		return
 	}
 	l.asked = false
+	pending := l.pending
+	l.pending = nil
 	if s.Error != "" {
 		f.retrySocket(l, s.Error)
 		return
@@ -308,6 +316,9 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 	f.log.Info("listening", "uplink", l.name, "address", l.addr)
 	go f.readUDP(l.name, l.index, l.conn, l.closed)
 	f.toEngine(pb.Type_TYPE_UPLINK_READY, &pb.UplinkReady{Uplink: l.name, Ifindex: int32(l.index), Ready: true})
+	if pending != nil {
+		f.transmit(pending)
+	}
 }
 
 // maxPacket bounds a DHCPv6 message the client reads.

@@ -21,7 +21,12 @@ const serverPort = 547
 // the uplink.
 func (f *frontend) transmit(t *pb.Transmit) {
 	l := f.uplinkByName(t.Uplink)
-	if l == nil || l.conn == nil {
+	switch {
+	case l != nil && l.conn == nil && l.asked:
+		f.log.Debug("held until the socket is open", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type))
+		l.pending = t
+		return
+	case l == nil || l.conn == nil:
 		f.log.Debug("not sent: no socket", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type))
 		return
 	}
