@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,24 +119,11 @@ func (d *daemon) waitBound(uplink string, pfx netip.Prefix) {
 func processes(t *testing.T, d *daemon) map[string]int {
 	t.Helper()
 	var pids map[string]int
-	// Until a child has exec'd, its cmdline is still the parent's.
 	lab.WaitForT(t, 5*time.Second, "the parent, the frontend and the engine", func() (bool, error) {
 		d.checkAlive()
-		pids = map[string]int{"parent": d.proc.Pid()}
-		for _, pid := range childPids(t, d.proc.Pid()) {
-			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if err != nil {
-				return false, nil // gone, or not yet readable
-			}
-			args := strings.Split(string(cmdline), "\x00")
-			switch {
-			case slices.Contains(args, "-F"):
-				pids["frontend"] = pid
-			case slices.Contains(args, "-E"):
-				pids["engine"] = pid
-			}
-		}
-		return len(pids) == 3, nil
+		var err error
+		pids, err = lab.DaemonProcesses(d.proc.Pid())
+		return len(pids) == 3, err
 	})
 	return pids
 }
