@@ -2,13 +2,16 @@ GO ?= go
 export CGO_ENABLED = 0
 BIN := bin
 PREFIX ?= /usr/local
+# What --version prints (internal/version); a package build sets its own.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
 .PHONY: all deps build test generate demo bench install clean chaos soak
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/dhcp6leased ./cmd/dhcp6leasectl
+	$(GO) build -ldflags "-X github.com/dhcp6leased/dhcp6leased/internal/version.stamp=$(VERSION)" \
+		-o $(BIN)/ ./cmd/dhcp6leased ./cmd/dhcp6leasectl
 
 # Regenerate proto/*.pb.go with Debian's protoc and the protoc-gen-go pinned in go.mod.
 generate:

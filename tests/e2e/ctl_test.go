@@ -165,11 +165,14 @@ func TestCtl(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"non-root request", group, []string{"-s", d.sock, "request", "up0"}, "dhcp6leasectl: request up0: permission denied\n"},
-		{"non-root OpenBSD form", group, []string{"-s", d.sock, "up0"}, "dhcp6leasectl: request up0: permission denied\n"},
+		{"non-root request", group, []string{"-s", d.sock, "request", "up0"}, "dhcp6leasectl: permission denied: request needs root\n"},
+		{"non-root OpenBSD form", group, []string{"-s", d.sock, "up0"}, "dhcp6leasectl: permission denied: request needs root\n"},
+		{"non-root reload", group, []string{"-s", d.sock, "reload"}, "dhcp6leasectl: permission denied: reload needs root\n"},
+		{"non-root log", group, []string{"-s", d.sock, "log", "debug"}, "dhcp6leasectl: permission denied: log needs root\n"},
+		{"OpenBSD form typo", group, []string{"-s", d.sock, "shwo"}, "dhcp6leasectl: unknown interface shwo (and not a command: show, request, reload, log)\n"},
 		{"not in the socket's group", stranger, []string{"-s", d.sock, "show", "interface"}, "dhcp6leasectl: connect to " + d.sock + ": permission denied\n"},
 		{"unknown interface", nil, []string{"-s", d.sock, "show", "interface", "nosuch0"}, "dhcp6leasectl: unknown interface nosuch0\n"},
-		{"request unknown interface", nil, []string{"-s", d.sock, "request", "nosuch0"}, "dhcp6leasectl: request nosuch0: unknown interface nosuch0\n"},
+		{"request unknown interface", nil, []string{"-s", d.sock, "request", "nosuch0"}, "dhcp6leasectl: unknown interface nosuch0\n"},
 		{"no daemon", nil, []string{"-s", missing, "show", "interface"}, "dhcp6leasectl: " + missing + ": dhcp6leased is not running\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

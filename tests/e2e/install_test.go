@@ -65,7 +65,7 @@ func tree(t *testing.T, root string) map[string]string {
 // with their modes, and the files as they are in the tree.
 func TestInstall(t *testing.T) {
 	dest := t.TempDir()
-	makeInstall(t, "DESTDIR="+dest, "PREFIX=/usr")
+	makeInstall(t, "DESTDIR="+dest, "PREFIX=/usr", "VERSION=0.0.0-e2e")
 	dir, exe, doc := "drwxr-xr-x", "-rwxr-xr-x", "-rw-r--r--"
 	want := map[string]string{
 		"usr":                       dir,
@@ -118,6 +118,13 @@ func TestInstall(t *testing.T) {
 	out, err := exec.Command(filepath.Join(dest, "usr/sbin/dhcp6leased"), "-n", "-f", filepath.Join(dest, "usr/share/doc/dhcp6leased/dhcp6leased.conf.example")).CombinedOutput()
 	if err != nil || string(out) != "configuration OK\n" {
 		t.Errorf("installed dhcp6leased -n on the installed example: %v, %q", err, out)
+	}
+	// The Makefile stamps VERSION into both (internal/version).
+	for _, name := range []string{"dhcp6leased", "dhcp6leasectl"} {
+		out, err := exec.Command(filepath.Join(dest, "usr/sbin", name), "--version").CombinedOutput()
+		if want := name + " 0.0.0-e2e\n"; err != nil || string(out) != want {
+			t.Errorf("installed %s --version: %v, %q; want %q", name, err, out, want)
+		}
 	}
 }
 
