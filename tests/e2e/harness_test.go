@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,11 @@ type daemon struct {
 	procs []*lab.Proc // every run, for the failure log
 }
 
+// goSyntax finds a log line with a value as Go's %v prints a map, a
+// struct, a pointer to one, or a bad verb: every e2e daemon's output is
+// checked for it.
+var goSyntax = regexp.MustCompile(`(?m)^.*(map\[|&\{|="?\{|%!).*$`)
+
 // newDaemon writes conf and starts the daemon on it; it is stopped and its
 // output logged (on failure) when the test ends.
 func newDaemon(t testing.TB, topo *lab.Topology, conf string) *daemon {
@@ -56,6 +62,9 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	}
 	t.Cleanup(func() {
 		d.stop()
+		if m := goSyntax.FindString(d.output()); m != "" {
+			t.Errorf("a log line prints a Go value (one format, issue 11.4: hex IAIDs, no map or struct syntax): %q", m)
+		}
 		if t.Failed() {
 			t.Logf("daemon output:\n%s", d.output())
 		}
