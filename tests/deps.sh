@@ -33,3 +33,7 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! id _dhcp6leased >/dev/null 2>&1; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin _dhcp6leased
 fi
+# The control socket's group (contrib/systemd/dhcp6leased.sysusers).
+if [ "$(id -u)" -eq 0 ] && ! getent group dhcp6leasectl >/dev/null 2>&1; then
+	groupadd --system dhcp6leasectl
+fi

@@ -9,15 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
 	"github.com/dhcp6leased/dhcp6leased/engine"
 	"github.com/dhcp6leased/dhcp6leased/frontend"
 	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
+	"github.com/dhcp6leased/dhcp6leased/internal/logging"
 	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
 	"github.com/dhcp6leased/dhcp6leased/internal/version"
 	"github.com/dhcp6leased/dhcp6leased/parent"
@@ -30,7 +33,7 @@ func (c *counter) String() string   { return fmt.Sprint(int(*c)) }
 func (c *counter) Set(string) error { *c++; return nil }
 func (c *counter) IsBoolFlag() bool { return true }
 
-const usage = `usage: dhcp6leased [-dnv] [-f file] [-L statedir] [-s socket] [-u user]
+const usage = `usage: dhcp6leased [-dnv] [-f file] [-G group] [-L statedir] [-s socket] [-u user]
        dhcp6leased --version`
 
 // cmdline is what the command line asks for.
@@ -54,13 +57,14 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cl cmdline, status int,
 	fs.BoolVar(&cl.opts.CheckOnly, "n", false, "check the configuration and exit")
 	fs.Var(&verbose, "v", "more verbose (repeatable)")
 	fs.StringVar(&cl.opts.ConfigFile, "f", parent.DefaultConfig, "configuration file")
+	fs.StringVar(&cl.opts.Group, "G", parent.DefaultGroup, "control socket group")
 	fs.StringVar(&cl.opts.StateDir, "L", parent.DefaultStateDir, "state directory")
 	fs.StringVar(&cl.opts.Socket, "s", control.DefaultSocket, "control socket")
 	fs.StringVar(&cl.opts.User, "u", parent.DefaultUser, "unprivileged user")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(&cl.isEngine, "E", false, "") // internal: run as the engine
 	fs.BoolVar(&cl.isFront, "F", false, "")  // internal: run as the frontend
-	err := fs.Parse(getopt.Expand(args, "dnvEF", "fLsu"))
+	err := fs.Parse(getopt.Expand(args, "dnvEF", "fGLsu"))
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprintln(stdout, usage)
@@ -85,6 +89,9 @@ func main() {
 		os.Exit(status)
 	}
 	opts, isEngine, isFront := cl.opts, cl.isEngine, cl.isFront
+	// The error this process may exit with is an err line for the journal
+	// too; asked now, before the children's sandbox forbids looking.
+	errPrefix := logging.Prefix(slog.LevelError)
 
 	// A small, long-lived daemon whose heap stays far below Go's minimum
 	// heap goal of 4 MiB: garbage from a burst (128 uplinks binding at
@@ -118,7 +125,8 @@ func main() {
 		err = parent.Main(ctx, opts)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "dhcp6leased: %v\n", err)
+		// Every line of it: -n reports each error of a bad file on its own.
+		fmt.Fprintf(os.Stderr, "%sdhcp6leased: %s\n", errPrefix, strings.ReplaceAll(err.Error(), "\n", "\n"+errPrefix))
 		os.Exit(1)
 	}
 }

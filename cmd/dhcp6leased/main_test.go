@@ -20,7 +20,7 @@ func TestParseArgs(t *testing.T) {
 		{args: "-x", status: 1, done: true, stderr: "dhcp6leased: flag provided but not defined: -x\n" + usage + "\n"},
 		{args: "-d extra", status: 1, done: true, stderr: "dhcp6leased: unexpected argument \"extra\"\n" + usage + "\n"},
 		{args: "-f", status: 1, done: true, stderr: "dhcp6leased: flag needs an argument: -f\n" + usage + "\n"},
-		{args: "-dvv -f /x.conf"},
+		{args: "-dvv -f /x.conf -Gops"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr strings.Builder
@@ -29,7 +29,7 @@ func TestParseArgs(t *testing.T) {
 			t.Errorf("%q: status %d, done %v, stdout %q, stderr %q; want %d, %v, %q, %q",
 				tt.args, status, done, stdout.String(), stderr.String(), tt.status, tt.done, tt.stdout, tt.stderr)
 		}
-		if !done && (cl.opts.ConfigFile != "/x.conf" || cl.opts.Verbose != 2 || !cl.opts.Foreground) {
+		if !done && (cl.opts.ConfigFile != "/x.conf" || cl.opts.Group != "ops" || cl.opts.Verbose != 2 || !cl.opts.Foreground) {
 			t.Errorf("%q: options %+v", tt.args, cl.opts)
 		}
 	}

@@ -113,7 +113,7 @@ type sink interface {
 type plainSink struct{ w io.Writer }
 
 func (s plainSink) emit(_ slog.Level, line []byte) error { _, err := s.w.Write(line); return err }
-func (plainSink) stamps() bool                            { return false }
+func (plainSink) stamps() bool                           { return false }
 
 // journalSink prefixes each line with its priority, which journald
 // strips and records (sd-daemon(3)).

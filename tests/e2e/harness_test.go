@@ -32,6 +32,7 @@ type daemon struct {
 	conf  string
 	state string
 	sock  string
+	under []string    // a program the daemon runs under (setpriv ...), or none
 	proc  *lab.Proc   // the current run
 	procs []*lab.Proc // every run, for the failure log
 }
@@ -74,7 +75,8 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	p, err := d.topo.CLI.Start(d.t.Context(), bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	argv := append(append([]string{}, d.under...), bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	p, err := d.topo.CLI.Start(d.t.Context(), argv...)
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +169,21 @@ func TestInstallUnit(t *testing.T) {
 		f := strings.Split(strings.TrimSpace(string(passwd)), ":")
 		if len(f) != 7 || f[0] != "_dhcp6leased" || f[2] == "0" || f[5] != "/var/empty" || !strings.HasSuffix(f[6], "nologin") {
 			t.Errorf("passwd after systemd-sysusers: %q; want one unprivileged _dhcp6leased without a login", passwd)
+		}
+		// The user's own group, and the control socket's.
+		group, err := os.ReadFile(filepath.Join(root, "etc/group"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(string(group)), "\n") {
+			if g := strings.Split(l, ":"); len(g) == 4 && g[2] != "0" {
+				names = append(names, g[0])
+			}
+		}
+		slices.Sort(names)
+		if !cmp.Equal(names, []string{"_dhcp6leased", "dhcp6leasectl"}) {
+			t.Errorf("group after systemd-sysusers: %q; want _dhcp6leased and dhcp6leasectl, neither gid 0", group)
 		}
 	})
 	t.Run("tmpfiles", func(t *testing.T) {
