@@ -36,6 +36,43 @@ func runCtl(t *testing.T, cred *syscall.Credential, args ...string) (string, str
 	return stdout.String(), stderr.String(), code
 }
 
+// publicSocket puts the daemon's control socket in a directory that
+// anyone may search, and returns the directory. The socket is root's and
+// the dhcp6leasectl group's, mode 0660 (SPEC 1): non-root callers reach it
+// as members of that group, but only through such a directory, and
+// t.TempDir's is private.
+func (d *daemon) publicSocket() string {
+	d.t.Helper()
+	dir := publicDir(d.t, 0o755)
+	d.sock = filepath.Join(dir, "ctl.sock")
+	return dir
+}
+
+// publicDir is a directory outside t.TempDir with the given mode.
+func publicDir(t testing.TB, mode os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dhcp6leased-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// groupMember is a non-root user who is a member of the control socket's
+// group (a supplementary group, as `adduser alice dhcp6leasectl` makes it).
+func groupMember(t testing.TB) *syscall.Credential {
+	t.Helper()
+	gid, err := lab.EnsureGroup(t.Context(), lab.SocketGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{gid}}
+}
+
 // decodeJSON parses what -j printed into v, refusing unknown fields.
 func decodeJSON(t *testing.T, out string, v any) {
 	t.Helper()
@@ -61,18 +98,7 @@ func TestCtl(t *testing.T) {
 	k := lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true,
 		Preferred: 10 * time.Minute, Valid: 20 * time.Minute, T1: 5 * time.Minute, T2: 8 * time.Minute}})
 	d := newDaemonStopped(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
-	// The socket is root's and the dhcp6leasectl group's, mode 0660 (SPEC
-	// 1). Non-root callers reach it as members of that group, through a
-	// directory they may search: t.TempDir's is private.
-	sockDir, err := os.MkdirTemp("", "dhcp6leased-ctl-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	if err := os.Chmod(sockDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d.sock = filepath.Join(sockDir, "ctl.sock")
+	sockDir := d.publicSocket()
 	// Without CAP_CHOWN, as the systemd unit runs it: the socket gets its
 	// group all the same.
 	d.under = []string{"setpriv", "--bounding-set", "-chown", "--"}
@@ -84,18 +110,13 @@ func TestCtl(t *testing.T) {
 		out, err := d.ctl("show", "interface", "up0")
 		return err == nil && strings.HasPrefix(out, "up0 [Bound]\n"), nil
 	})
-	gid, err := lab.EnsureGroup(t.Context(), lab.SocketGroup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(d.sock, &st); err != nil || st.Uid != 0 || st.Gid != gid || st.Mode&0o7777 != 0o660 {
-		t.Errorf("control socket: %v, uid %d gid %d mode %o; want root, %s (%d), 0660", err, st.Uid, st.Gid, st.Mode&0o7777, lab.SocketGroup, gid)
-	}
-	// A user who is a member of the group (a supplementary group, as
-	// `adduser alice dhcp6leasectl` makes it), and one who is not.
-	group := &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{gid}}
+	// A member of the socket's group, and a user who is not one.
+	group := groupMember(t)
 	stranger := &syscall.Credential{Uid: 65534, Gid: 65534}
+	var st syscall.Stat_t
+	if err := syscall.Stat(d.sock, &st); err != nil || st.Uid != 0 || st.Gid != group.Groups[0] || st.Mode&0o7777 != 0o660 {
+		t.Errorf("control socket: %v, uid %d gid %d mode %o; want root, %s (%d), 0660", err, st.Uid, st.Gid, st.Mode&0o7777, lab.SocketGroup, group.Groups[0])
+	}
 	sent := func(msg string) uint64 {
 		t.Helper()
 		out, stderr, code := runCtl(t, nil, "-s", d.sock, "-j", "show", "stats", "up0")
