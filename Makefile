@@ -2,16 +2,18 @@ GO ?= go
 export CGO_ENABLED = 0
 BIN := bin
 PREFIX ?= /usr/local
-# What --version prints (internal/version); a package build sets its own.
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
 .PHONY: all deps build test generate demo bench install clean chaos soak
 
 all: build
 
+# --version prints VERSION: git describe in a checkout, else what the
+# caller sets (debian/rules passes the changelog's version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS = -X github.com/dhcp6leased/dhcp6leased/internal/version.tag=$(VERSION)
+
 build:
-	$(GO) build -ldflags "-X github.com/dhcp6leased/dhcp6leased/internal/version.stamp=$(VERSION)" \
-		-o $(BIN)/ ./cmd/dhcp6leased ./cmd/dhcp6leasectl
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/dhcp6leased ./cmd/dhcp6leasectl
 
 # Regenerate proto/*.pb.go with Debian's protoc and the protoc-gen-go pinned in go.mod.
 generate:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
@@ -25,8 +26,8 @@ const usage = `usage: dhcp6leasectl [-j] [-s socket] show interface [ifname]
        dhcp6leasectl [-jl] [-s socket] [-w maxwait] ifname
        dhcp6leasectl --version`
 
-// commands are the command words, for the line that answers a typo.
-const commands = "show, request, reload, log"
+// commands is what an unknown command is told to pick from.
+const commands = "show interface, show stats, request, reload, log"
 
 const (
 	// timeout bounds one exchange with the daemon.
@@ -49,25 +50,24 @@ type usageError struct{ reason error }
 func (e usageError) Error() string { return "bad command line" }
 
 // run executes one command line and returns the exit status: 0, or 1
-// after one line on stderr (SPEC 10). -h and --help print the usage on
-// stdout and exit 0. now is the clock the output's remaining times count
-// from.
+// after one line on stderr (SPEC 10). now is the clock the output's
+// remaining times count from.
 func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	err := parse(args, stdout, now)
-	if err == nil {
-		return 0
-	}
-	var ue usageError
 	switch {
+	case err == nil:
+		return 0
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprintln(stdout, usage)
 		return 0
-	case errors.As(err, &ue):
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
 		if ue.reason != nil {
 			fmt.Fprintf(stderr, "dhcp6leasectl: %v\n", ue.reason)
 		}
 		fmt.Fprintln(stderr, usage)
-	default:
+	} else {
 		fmt.Fprintf(stderr, "dhcp6leasectl: %v\n", err)
 	}
 	return 1
@@ -88,7 +88,6 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 	fs.BoolVar(&c.json, "j", false, "print JSON")
 	list := fs.Bool("l", false, "show the lease instead of requesting one")
 	fs.StringVar(&c.socket, "s", control.DefaultSocket, "control socket")
-	showVersion := fs.Bool("version", false, "print the version")
 	var maxwait *time.Duration
 	fs.Func("w", "seconds to wait for Bound", func(s string) error {
 		n, err := strconv.ParseUint(s, 10, 31)
@@ -99,10 +98,15 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		maxwait = &d
 		return nil
 	})
+	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(getopt.Expand(args, "jl", "sw")); errors.Is(err, flag.ErrHelp) {
 		return err
 	} else if err != nil {
 		return usageError{err}
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(c.out, version.String("dhcp6leasectl"))
+		return err
 	}
 	// waitFor is maxwait, or def when -w was not given.
 	waitFor := func(def time.Duration) time.Duration {
@@ -112,12 +116,7 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		return def
 	}
 	a := fs.Args()
-	isCommand := len(a) > 0 && (a[0] == "show" || a[0] == "request" || a[0] == "reload" || a[0] == "log")
 	switch {
-	case *showVersion && len(a) == 0:
-		_, err := fmt.Fprintln(c.out, "dhcp6leasectl", version.String())
-		return err
-	case *showVersion:
 	case *list && len(a) == 1:
 		// OpenBSD's -l: no request, and no wait unless -w asks for one.
 		return notACommand(c.waitBound(a[0], waitFor(0)))
@@ -129,15 +128,17 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 			return usageError{fmt.Errorf("log level %q: want brief, verbose or debug", a[1])}
 		}
 		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_LOG, LogLevel: a[1]})
-	case len(a) == 1 && !isCommand:
+	case len(a) == 1 && !isCommand(a[0]):
 		// The OpenBSD form: dhcp6leasectl [-w maxwait] ifname. A lone
-		// command word is an incomplete command, not an interface name.
+		// command word is an incomplete command, not an interface name;
+		// a word the daemon knows no uplink by may be a mistyped command.
+		// It asks with show first, which anyone may, so that a non-root
+		// caller who mistyped a command learns that and not that request
+		// needs root.
 		if err := c.uplink(a[0]); err != nil {
-			return notACommand(err)
+			return err
 		}
 		return c.request(a[0], waitFor(defaultWait))
-	case len(a) > 1 && !isCommand:
-		return fmt.Errorf("unknown command %q: the commands are %s", a[0], commands)
 	case len(a) == 2 && a[0] == "request":
 		return c.request(a[1], waitFor(defaultWait))
 	case maxwait != nil: // -w goes with the forms that request
@@ -151,27 +152,34 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		}
 		return c.showInterface(ifname)
 	}
+	if len(a) > 0 && !isCommand(a[0]) {
+		return usageError{fmt.Errorf("unknown command %q: the commands are %s", a[0], commands)}
+	}
 	return usageError{}
 }
 
-// uplink checks that the daemon knows ifname before the OpenBSD form
-// requests on it. It asks with show, which anyone may, so that a non-root
-// caller who mistyped a command learns that and not that request needs
-// root.
+// uplink checks that the daemon knows the OpenBSD form's ifname.
 func (c *ctl) uplink(ifname string) error {
 	_, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_INTERFACE, Ifname: ifname}, timeout)
+	return notACommand(err)
+}
+
+// notACommand adds the command words to the daemon's answer that it knows
+// no uplink by the OpenBSD form's word: it may be a mistyped command.
+func notACommand(err error) error {
+	var refused *control.DaemonError
+	if errors.As(err, &refused) && strings.HasPrefix(refused.Msg, "unknown interface") {
+		return fmt.Errorf("%w; nor is it a command: the commands are %s", err, commands)
+	}
 	return err
 }
 
-// notACommand adds the command words to the daemon's refusal of a show
-// of the OpenBSD form's ifname (an unknown interface): a word that is
-// neither an uplink nor a command is most likely a mistyped command.
-func notACommand(err error) error {
-	var unknown *control.DaemonError
-	if errors.As(err, &unknown) {
-		return fmt.Errorf("%w (and not a command: %s)", err, commands)
+func isCommand(word string) bool {
+	switch word {
+	case "show", "request", "reload", "log":
+		return true
 	}
-	return err
+	return false
 }
 
 func (c *ctl) showInterface(ifname string) error {

@@ -76,7 +76,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (cl cmdline, status int,
 		fmt.Fprintf(stderr, "dhcp6leased: unexpected argument %q\n%s\n", fs.Arg(0), usage)
 		return cl, 1, true
 	case *showVersion:
-		fmt.Fprintln(stdout, "dhcp6leased", version.String())
+		fmt.Fprintln(stdout, version.String("dhcp6leased"))
 		return cl, 0, true
 	}
 	cl.opts.Verbose = int(verbose)

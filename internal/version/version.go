@@ -1,45 +1,51 @@
-// Package version says which build a binary is, for --version.
-//
-// The version is stamped at link time: the Makefile passes
-// -ldflags "-X github.com/dhcp6leased/dhcp6leased/internal/version.stamp=$(VERSION)",
-// VERSION being `git describe --tags --always --dirty` unless the caller
-// sets it (a package build passes the package's version). The Go
-// toolchain's own record (runtime/debug.ReadBuildInfo) is only the
-// fallback: it knows the module version for `go install module@v1.2.3`,
-// but a plain `go build` in a checkout says "(devel)", and its VCS stamp
-// is missing whenever GOFLAGS has -buildvcs=false or the tree is a source
-// tarball, as in a Debian package build.
+// Package version names the build both commands report with --version.
 package version
 
-import "runtime/debug"
+import (
+	"runtime"
+	"runtime/debug"
+)
 
-// stamp is set by the linker (-X) and never written at run time: it is a
-// build constant, not state.
-var stamp string
+// tag is the release, set at link time by the Makefile
+// (-ldflags "-X .../internal/version.tag=$(VERSION)", from git describe
+// or debian/changelog); empty in a plain `go build`.
+var tag string
 
-// String returns the version of this binary.
-func String() string {
-	bi, _ := debug.ReadBuildInfo()
-	return format(stamp, bi)
+// String is "NAME VERSION (GOVERSION)": the linked-in tag, or else the
+// VCS revision `go build` stamped into the binary, or else "unknown".
+func String(name string) string {
+	return name + " " + describe(tag, buildSettings()) + " (" + runtime.Version() + ")"
 }
 
-// format picks the version: the linker stamp if any, else the build info's
-// module version with its VCS revision when recorded, else "unknown".
-func format(stamp string, bi *debug.BuildInfo) string {
-	if stamp != "" {
-		return stamp
-	}
-	v := "unknown"
-	if bi == nil {
-		return v
-	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " (" + s.Value + ")"
+func buildSettings() map[string]string {
+	s := make(map[string]string)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, kv := range bi.Settings {
+			s[kv.Key] = kv.Value
+		}
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			s["module"] = bi.Main.Version
 		}
 	}
-	return v
+	return s
+}
+
+// describe picks the version from the link-time tag and the build
+// settings.
+func describe(tag string, settings map[string]string) string {
+	switch rev := settings["vcs.revision"]; {
+	case tag != "":
+		return tag
+	case settings["module"] != "":
+		return settings["module"]
+	case rev != "":
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if settings["vcs.modified"] == "true" {
+			rev += "-dirty"
+		}
+		return "git-" + rev
+	}
+	return "unknown"
 }

@@ -1,27 +1,30 @@
 package version
 
 import (
-	"runtime/debug"
+	"strings"
 	"testing"
 )
 
-func TestFormat(t *testing.T) {
-	rev := debug.BuildSetting{Key: "vcs.revision", Value: "de6de1b0"}
-	tests := []struct {
-		name  string
-		stamp string
-		bi    *debug.BuildInfo
-		want  string
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		tag      string
+		settings map[string]string
+		want     string
 	}{
-		{"stamp wins", "v1.2-3-gabc", &debug.BuildInfo{Main: debug.Module{Version: "v1.0.0"}}, "v1.2-3-gabc"},
-		{"go install", "", &debug.BuildInfo{Main: debug.Module{Version: "v1.0.0"}}, "v1.0.0"},
-		{"checkout", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{rev}}, "unknown (de6de1b0)"},
-		{"nothing recorded", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "unknown"},
-		{"no build info", "", nil, "unknown"},
-	}
-	for _, tt := range tests {
-		if got := format(tt.stamp, tt.bi); got != tt.want {
-			t.Errorf("%s: format = %q, want %q", tt.name, got, tt.want)
+		{"1.2.0", map[string]string{"vcs.revision": "0123456789abcdef"}, "1.2.0"},
+		{"", map[string]string{"module": "v1.3.0"}, "v1.3.0"},
+		{"", map[string]string{"vcs.revision": "0123456789abcdef", "vcs.modified": "true"}, "git-0123456789ab-dirty"},
+		{"", map[string]string{"vcs.revision": "0123456789abcdef", "vcs.modified": "false"}, "git-0123456789ab"},
+		{"", map[string]string{}, "unknown"},
+	} {
+		if got := describe(tc.tag, tc.settings); got != tc.want {
+			t.Errorf("describe(%q, %v) = %q, want %q", tc.tag, tc.settings, got, tc.want)
 		}
+	}
+}
+
+func TestString(t *testing.T) {
+	if got := String("dhcp6leased"); !strings.HasPrefix(got, "dhcp6leased ") || !strings.Contains(got, " (go") {
+		t.Errorf("String = %q, want \"dhcp6leased VERSION (goX)\"", got)
 	}
 }

@@ -204,7 +204,7 @@ func TestCtl(t *testing.T) {
 		{"non-root OpenBSD form", group, []string{"-s", d.sock, "up0"}, "dhcp6leasectl: permission denied: request needs root\n"},
 		{"non-root reload", group, []string{"-s", d.sock, "reload"}, "dhcp6leasectl: permission denied: reload needs root\n"},
 		{"non-root log", group, []string{"-s", d.sock, "log", "debug"}, "dhcp6leasectl: permission denied: log needs root\n"},
-		{"OpenBSD form typo", group, []string{"-s", d.sock, "shwo"}, "dhcp6leasectl: unknown interface shwo (and not a command: show, request, reload, log)\n"},
+		{"OpenBSD form typo", group, []string{"-s", d.sock, "shwo"}, "dhcp6leasectl: unknown interface shwo; nor is it a command: the commands are show interface, show stats, request, reload, log\n"},
 		{"not in the socket's group", stranger, []string{"-s", d.sock, "show", "interface"}, "dhcp6leasectl: connect to " + d.sock + ": permission denied\n"},
 		{"unknown interface", nil, []string{"-s", d.sock, "show", "interface", "nosuch0"}, "dhcp6leasectl: unknown interface nosuch0\n"},
 		{"request unknown interface", nil, []string{"-s", d.sock, "request", "nosuch0"}, "dhcp6leasectl: unknown interface nosuch0\n"},
