@@ -168,19 +168,26 @@ func (d *daemon) lease(uplink string) lease.Lease {
 	return l
 }
 
+// waitLease waits until the lease file of uplink is as ok wants it and
+// returns it. The parent writes the file after it configured the
+// addresses the same Reply brought, so a test that saw them must still
+// wait for the file.
+func (d *daemon) waitLease(uplink, what string, ok func(lease.Lease) bool) lease.Lease {
+	d.t.Helper()
+	var l lease.Lease
+	lab.WaitForT(d.t, 5*time.Second, "the lease file of "+uplink+" with "+what, func() (bool, error) {
+		d.checkAlive()
+		l = d.lease(uplink)
+		return ok(l), nil
+	})
+	return l
+}
+
 // heldPrefix waits until the lease file of uplink holds its first IA and
-// returns its prefix: the file is written just after the addresses.
+// returns its prefix.
 func (d *daemon) heldPrefix(uplink string) netip.Prefix {
 	d.t.Helper()
-	var p netip.Prefix
-	lab.WaitForT(d.t, 5*time.Second, "a lease file for "+uplink, func() (bool, error) {
-		if l := d.lease(uplink); len(l.IAs) > 0 {
-			p = l.IAs[0].Prefix
-			return true, nil
-		}
-		return false, nil
-	})
-	return p
+	return d.waitLease(uplink, "an IA", func(l lease.Lease) bool { return len(l.IAs) > 0 }).IAs[0].Prefix
 }
 
 // plan parses the daemon's config, for its IAIDs.
