@@ -429,6 +429,25 @@ func TestEnsureUser(t *testing.T) {
 	}
 }
 
+func TestEnsureGroup(t *testing.T) {
+	Require(t, "groupadd")
+	var gids []uint32
+	for range 2 { // the second call finds the group
+		gid, err := EnsureGroup(t.Context(), SocketGroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gids = append(gids, gid)
+	}
+	g, err := user.LookupGroup(SocketGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Gid == "0" || fmt.Sprint(gids[0]) != g.Gid || gids[1] != gids[0] {
+		t.Errorf("group %s: gid %s, EnsureGroup said %v", SocketGroup, g.Gid, gids)
+	}
+}
+
 // TestBuildBinaries: both programs built static into a directory others
 // may enter, and the daemon runs (-n checks a config and exits).
 func TestBuildBinaries(t *testing.T) {
