@@ -66,7 +66,7 @@ bench: deps build
 # Binaries, man pages, the systemd unit with its sysusers.d and tmpfiles.d
 # files, the example configuration and the radvd hook; DESTDIR stages the
 # tree for a package (tests/e2e/install_test.go checks it). The unit's
-# ExecStart follows PREFIX. No /etc/dhcp6leased.conf: the unit starts once
+# ExecStart and ExecReload follow PREFIX. No /etc/dhcp6leased.conf: the unit starts once
 # the administrator writes one (docs/DEPLOY.md).
 SBINDIR = $(PREFIX)/sbin
 MANDIR = $(PREFIX)/share/man
@@ -82,7 +82,7 @@ install: build
 	install -m 0755 $(BIN)/dhcp6leased $(BIN)/dhcp6leasectl $(DESTDIR)$(SBINDIR)/
 	install -m 0644 docs/man/dhcp6leased.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 docs/man/dhcp6leased.8 docs/man/dhcp6leasectl.8 $(DESTDIR)$(MANDIR)/man8/
-	sed 's,^ExecStart=/usr/sbin/,ExecStart=$(SBINDIR)/,' contrib/systemd/dhcp6leased.service >$(BIN)/dhcp6leased.service
+	sed 's,^\(Exec[A-Za-z]*\)=/usr/sbin/,\1=$(SBINDIR)/,' contrib/systemd/dhcp6leased.service >$(BIN)/dhcp6leased.service
 	install -m 0644 $(BIN)/dhcp6leased.service $(DESTDIR)$(UNITDIR)/
 	install -m 0644 contrib/systemd/dhcp6leased.sysusers $(DESTDIR)$(SYSUSERSDIR)/dhcp6leased.conf
 	install -m 0644 contrib/systemd/dhcp6leased.tmpfiles $(DESTDIR)$(TMPFILESDIR)/dhcp6leased.conf

@@ -133,8 +133,13 @@ func TestInstallUnit(t *testing.T) {
 	prefix := filepath.Join(t.TempDir(), "usr")
 	makeInstall(t, "PREFIX="+prefix)
 	unit := filepath.Join(prefix, "lib/systemd/system/dhcp6leased.service")
-	if got, want := unitValues(t, unit)["ExecStart"], []string{prefix + "/sbin/dhcp6leased -d -s /run/dhcp6leased/dhcp6leased.sock"}; !cmp.Equal(got, want) {
-		t.Errorf("ExecStart %q, want %q", got, want)
+	for key, want := range map[string]string{
+		"ExecStart":  prefix + "/sbin/dhcp6leased -d -s /run/dhcp6leased/dhcp6leased.sock",
+		"ExecReload": prefix + "/sbin/dhcp6leasectl -s /run/dhcp6leased/dhcp6leased.sock reload",
+	} {
+		if got := unitValues(t, unit)[key]; !cmp.Equal(got, []string{want}) {
+			t.Errorf("%s %q, want %q", key, got, want)
+		}
 	}
 	t.Run("systemd-analyze", func(t *testing.T) {
 		if _, err := exec.LookPath("systemd-analyze"); err != nil {
