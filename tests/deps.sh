@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the demo and the tests need on a Debian machine, as root:
 # real DHCPv6 servers (Kea 2.2, ISC dhcpd), iproute2, tcpdump, protoc,
-# mandoc (man page lint), shellcheck and radvd (the contrib hook), systemd's
+# mandoc (man page lint), shellcheck and radvd (the contrib hook), dnsmasq
+# and ndisc6 (the RA recipes), systemd's
 # tools (unit checks), and the unprivileged user. Quick and quiet when everything is there already.
 set -eu
 need=""
@@ -14,6 +15,9 @@ command -v ss >/dev/null 2>&1 || need="$need iproute2"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 command -v radvd >/dev/null 2>&1 || need="$need radvd"
+# docs/DEPLOY.md's dnsmasq recipe, and rdisc6 to see the RAs (deploy_test.go).
+command -v dnsmasq >/dev/null 2>&1 || need="$need dnsmasq-base"
+command -v rdisc6 >/dev/null 2>&1 || need="$need ndisc6"
 # systemd-analyze verify checks the unit; the package is on most machines.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 if [ -n "$need" ]; then
