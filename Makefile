@@ -7,8 +7,13 @@ PREFIX ?= /usr/local
 
 all: build
 
+# --version prints VERSION: git describe in a checkout, else what the
+# caller sets (debian/rules passes the changelog's version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS = -X github.com/dhcp6leased/dhcp6leased/internal/version.tag=$(VERSION)
+
 build:
-	$(GO) build -o $(BIN)/ ./cmd/dhcp6leased ./cmd/dhcp6leasectl
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/dhcp6leased ./cmd/dhcp6leasectl
 
 # Regenerate proto/*.pb.go with Debian's protoc and the protoc-gen-go pinned in go.mod.
 generate:
@@ -66,8 +71,8 @@ bench: deps build
 # Binaries, man pages, the systemd unit with its sysusers.d and tmpfiles.d
 # files, the example configuration and the radvd hook; DESTDIR stages the
 # tree for a package (tests/e2e/install_test.go checks it). The unit's
-# ExecStart and ExecReload follow PREFIX. No /etc/dhcp6leased.conf: the unit starts once
-# the administrator writes one (docs/DEPLOY.md).
+# ExecStart and ExecReload follow PREFIX. No /etc/dhcp6leased.conf: the
+# unit starts once the administrator writes one (docs/DEPLOY.md).
 SBINDIR = $(PREFIX)/sbin
 MANDIR = $(PREFIX)/share/man
 UNITDIR = $(PREFIX)/lib/systemd/system

@@ -43,9 +43,6 @@ func (u *Uplink) checkReconfigure(wire []byte, m *dhcp6.Message) DropReason {
 	switch {
 	case !u.cfg.ReconfigureAccept || u.reconf == nil || !u.holds(time.Now()):
 		return DropReconfigureNoKey
-	case u.ex != nil || u.state != StateBound:
-		// Section 18.2.11: discarded while a transaction is in progress.
-		return DropReconfigureBusy
 	case m.ClientID == nil:
 		return DropNoClientID
 	case !bytes.Equal(m.ClientID, u.cfg.ClientID):
@@ -67,6 +64,13 @@ func (u *Uplink) checkReconfigure(wire []byte, m *dhcp6.Message) DropReason {
 	}
 	if m.Auth.ReplayDetection <= u.reconf.Replay {
 		return DropReconfigureReplay
+	}
+	if u.ex != nil || u.state != StateBound {
+		// Section 18.2.11: discarded while a transaction is in progress.
+		// Checked last, so that a forged or replayed message is counted
+		// as what it is whatever the client is doing (a replay sent
+		// right behind the genuine Reconfigure meets its Renew).
+		return DropReconfigureBusy
 	}
 	return ""
 }

@@ -107,14 +107,19 @@ func TestReconfigure(t *testing.T) {
 				if h.u.Stats().Drops[DropReconfigureBusy] != 1 {
 					h.t.Errorf("drops %v, want one %s", h.u.Stats().Drops, DropReconfigureBusy)
 				}
+				// A replay meanwhile is counted as a replay, not as busy.
+				h.u.Receive(reconfigureWire(h.t, serverA, msg, 2, testKey))
+				if d := h.u.Stats().Drops; d[DropReconfigureReplay] != 1 || d[DropReconfigureBusy] != 1 {
+					h.t.Errorf("drops %v, want one %s during the exchange", d, DropReconfigureReplay)
+				}
 				// The same Reconfigure once more, after the answer, is a replay.
 				reply := answer(dhcp6.Reply, tx, serverA, grant1())
 				reply.DNSServers = nil
 				h.u.receive(reply)
 				h.wantState(StateBound)
 				h.u.Receive(reconfigureWire(h.t, serverA, msg, 2, testKey))
-				if h.u.Stats().Drops[DropReconfigureReplay] != 1 {
-					h.t.Errorf("drops %v, want one %s", h.u.Stats().Drops, DropReconfigureReplay)
+				if h.u.Stats().Drops[DropReconfigureReplay] != 2 {
+					h.t.Errorf("drops %v, want a second %s", h.u.Stats().Drops, DropReconfigureReplay)
 				}
 			})
 		})

@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
 	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
+	"github.com/dhcp6leased/dhcp6leased/internal/version"
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
@@ -21,7 +23,11 @@ const usage = `usage: dhcp6leasectl [-j] [-s socket] show interface [ifname]
        dhcp6leasectl [-j] [-s socket] [-w maxwait] request ifname
        dhcp6leasectl [-s socket] reload
        dhcp6leasectl [-s socket] log brief|verbose|debug
-       dhcp6leasectl [-jl] [-s socket] [-w maxwait] ifname`
+       dhcp6leasectl [-jl] [-s socket] [-w maxwait] ifname
+       dhcp6leasectl --version`
+
+// commands is what an unknown command is told to pick from.
+const commands = "show interface, show stats, request, reload, log"
 
 const (
 	// timeout bounds one exchange with the daemon.
@@ -48,7 +54,11 @@ func (e usageError) Error() string { return "bad command line" }
 // remaining times count from.
 func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	err := parse(args, stdout, now)
-	if err == nil {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, usage)
 		return 0
 	}
 	var ue usageError
@@ -88,8 +98,15 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		maxwait = &d
 		return nil
 	})
-	if err := fs.Parse(getopt.Expand(args, "jl", "sw")); err != nil {
+	showVersion := fs.Bool("version", false, "print the version")
+	if err := fs.Parse(getopt.Expand(args, "jl", "sw")); errors.Is(err, flag.ErrHelp) {
+		return err
+	} else if err != nil {
 		return usageError{err}
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(c.out, version.String("dhcp6leasectl"))
+		return err
 	}
 	// waitFor is maxwait, or def when -w was not given.
 	waitFor := func(def time.Duration) time.Duration {
@@ -111,10 +128,16 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 			return usageError{fmt.Errorf("log level %q: want brief, verbose or debug", a[1])}
 		}
 		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_LOG, LogLevel: a[1]})
-	case len(a) == 1 && a[0] != "show" && a[0] != "request" && a[0] != "reload" && a[0] != "log":
+	case len(a) == 1 && !isCommand(a[0]):
 		// The OpenBSD form: dhcp6leasectl [-w maxwait] ifname. A lone
-		// command word is an incomplete command, not an interface name.
-		return c.request(a[0], waitFor(defaultWait))
+		// command word is an incomplete command, not an interface name;
+		// a word the daemon knows no uplink by may be a mistyped command.
+		err := c.request(a[0], waitFor(defaultWait))
+		var refused *control.DaemonError
+		if errors.As(err, &refused) && strings.HasPrefix(refused.Msg, "unknown interface") {
+			return fmt.Errorf("%w; nor is it a command: the commands are %s", err, commands)
+		}
+		return err
 	case len(a) == 2 && a[0] == "request":
 		return c.request(a[1], waitFor(defaultWait))
 	case maxwait != nil: // -w goes with the forms that request
@@ -128,7 +151,18 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		}
 		return c.showInterface(ifname)
 	}
+	if len(a) > 0 && !isCommand(a[0]) {
+		return usageError{fmt.Errorf("unknown command %q: the commands are %s", a[0], commands)}
+	}
 	return usageError{}
+}
+
+func isCommand(word string) bool {
+	switch word {
+	case "show", "request", "reload", "log":
+		return true
+	}
+	return false
 }
 
 func (c *ctl) showInterface(ifname string) error {

@@ -161,6 +161,10 @@ func TestCommandLines(t *testing.T) {
 		{name: "usage-wait-show", args: "-w 5 show interface"},
 		{name: "usage-flag", args: "-x up0"},
 		{name: "usage-maxwait", args: "-w soon up0"},
+		{name: "usage-unknown-command", args: "shwo interface"},
+		{name: "openbsd-typo", args: "shwo"},
+		{name: "help", args: "-h"},
+		{name: "help-long", args: "--help"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,11 +214,21 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{"-s", sock, "show", "interface", "nosuch0"},
 		{"-s", sock, "request", "up0"},
 		{"-s", sock + ".missing", "show", "stats"},
+		{"-s", sock, "shwo"},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(args, &stdout, &stderr, time.Now)
 		if code != 1 || stdout.Len() != 0 || strings.Count(stderr.String(), "\n") != 1 || !strings.HasPrefix(stderr.String(), "dhcp6leasectl: ") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and one line on stderr", args, code, stdout.String(), stderr.String())
 		}
+	}
+}
+
+// TestVersion: --version prints one line naming the command and exits 0.
+func TestVersion(t *testing.T) {
+	var stdout, stderr strings.Builder
+	code := run([]string{"--version"}, &stdout, &stderr, time.Now)
+	if out := stdout.String(); code != 0 || !strings.HasPrefix(out, "dhcp6leasectl ") || strings.Count(out, "\n") != 1 || stderr.Len() != 0 {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, stderr.String())
 	}
 }

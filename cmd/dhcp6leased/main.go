@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -17,8 +18,12 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/frontend"
 	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
 	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
+	"github.com/dhcp6leased/dhcp6leased/internal/version"
 	"github.com/dhcp6leased/dhcp6leased/parent"
 )
+
+const usage = "usage: dhcp6leased [-dnv] [-f file] [-L statedir] [-s socket] [-u user]\n" +
+	"       dhcp6leased --version"
 
 // counter is a repeatable boolean flag (-v -v).
 type counter int
@@ -35,9 +40,11 @@ func main() {
 		isFront  bool
 	)
 	fs := flag.NewFlagSet("dhcp6leased", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: dhcp6leased [-dnv] [-f file] [-L statedir] [-s socket] [-u user]")
-	}
+	// flag prints its own complaint and nothing else: the usage comes
+	// once, from here.
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {}
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(&opts.Foreground, "d", false, "foreground, log to stderr")
 	fs.BoolVar(&opts.CheckOnly, "n", false, "check the configuration and exit")
 	fs.Var(&verbose, "v", "more verbose (repeatable)")
@@ -47,9 +54,19 @@ func main() {
 	fs.StringVar(&opts.User, "u", parent.DefaultUser, "unprivileged user")
 	fs.BoolVar(&isEngine, "E", false, "") // internal: run as the engine
 	fs.BoolVar(&isFront, "F", false, "")  // internal: run as the frontend
-	if err := fs.Parse(getopt.Expand(os.Args[1:], "dnvEF", "fLsu")); err != nil || fs.NArg() != 0 {
-		fs.Usage()
+	switch err := fs.Parse(getopt.Expand(os.Args[1:], "dnvEF", "fLsu")); {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Println(usage)
+		os.Exit(0)
+	case err == nil && fs.NArg() != 0:
+		fmt.Fprintf(os.Stderr, "dhcp6leased: unexpected argument %q\n", fs.Arg(0))
+		fallthrough
+	case err != nil:
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(1)
+	case *showVersion:
+		fmt.Println(version.String("dhcp6leased"))
+		os.Exit(0)
 	}
 	opts.Verbose = int(verbose)
 

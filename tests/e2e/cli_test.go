@@ -99,3 +99,29 @@ func TestRefusals(t *testing.T) {
 	}
 	d.checkAlive()
 }
+
+// TestDaemonCommandLine (issue 11): -h and --help print the usage once and
+// exit 0, --version one line; a bad flag or a stray argument gets the
+// usage once, after the reason, and exit 1.
+func TestDaemonCommandLine(t *testing.T) {
+	lab.Require(t)
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		prefix string
+	}{
+		{[]string{"-h"}, 0, "usage: dhcp6leased "},
+		{[]string{"--help"}, 0, "usage: dhcp6leased "},
+		{[]string{"--version"}, 0, "dhcp6leased "},
+		{[]string{"-x"}, 1, "flag provided but not defined: -x\nusage: dhcp6leased "},
+		{[]string{"-d", "extra"}, 1, "dhcp6leased: unexpected argument \"extra\"\nusage: dhcp6leased "},
+	} {
+		out, code := runDaemon(t, nil, tc.args...)
+		if code != tc.code || !strings.HasPrefix(out, tc.prefix) || strings.Count(out, "usage:") > 1 {
+			t.Errorf("%q: exit %d, output:\n%s\nwant exit %d and %q first, the usage at most once", tc.args, code, out, tc.code, tc.prefix)
+		}
+	}
+	if out, _ := runDaemon(t, nil, "--version"); strings.Count(out, "\n") != 1 {
+		t.Errorf("--version printed %q, want one line", out)
+	}
+}

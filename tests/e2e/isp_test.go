@@ -145,6 +145,11 @@ func TestReconfigureMessages(t *testing.T) {
 		{dhcp6.InformationRequest, reconfigure.Valid, ""},
 	} {
 		before := srv.Received(tt.msg)
+		// The hook event (RENEW, REBIND, INFORM) of the exchange's Reply:
+		// until it is processed a Reconfigure meets the exchange and is
+		// dropped as reconfigure-busy.
+		const event = "msg=event proc=parent uplink=up0"
+		events := strings.Count(d.proc.Output(), event)
 		if err := srv.SendReconfigure(duid, tt.msg, tt.fault); err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +158,7 @@ func TestReconfigureMessages(t *testing.T) {
 				d.checkAlive()
 				return srv.Received(tt.msg) > before, nil
 			})
-			d.waitLog("msg=bound", 1, 5*time.Second)
+			d.waitLog(event, events+1, 5*time.Second)
 			continue
 		}
 		lab.WaitForT(t, 5*time.Second, fmt.Sprintf("a %s Reconfigure (%v) dropped", tt.fault, tt.msg), func() (bool, error) {
