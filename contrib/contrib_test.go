@@ -45,13 +45,16 @@ func TestExampleConfig(t *testing.T) {
 	}
 }
 
-// TestRadvdHookShellcheck lints the hook as POSIX sh.
-func TestRadvdHookShellcheck(t *testing.T) {
+// TestShellcheck lints the shell scripts as POSIX sh: the hook and the
+// metrics recipe (tests/e2e/metrics_test.go runs the latter).
+func TestShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Skip("shellcheck not installed (Debian package shellcheck)")
 	}
-	if out, err := exec.Command("shellcheck", "--shell=sh", "radvd-hook").CombinedOutput(); err != nil {
-		t.Errorf("shellcheck radvd-hook: %v\n%s", err, out)
+	for _, script := range []string{"radvd-hook", "prometheus/dhcp6leased-textfile"} {
+		if out, err := exec.Command("shellcheck", "--shell=sh", script).CombinedOutput(); err != nil {
+			t.Errorf("shellcheck %s: %v\n%s", script, err, out)
+		}
 	}
 }
 

@@ -119,7 +119,7 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 	switch {
 	case *list && len(a) == 1:
 		// OpenBSD's -l: no request, and no wait unless -w asks for one.
-		return c.waitBound(a[0], waitFor(0))
+		return notACommand(c.waitBound(a[0], waitFor(0)))
 	case *list: // -l goes with the OpenBSD form only
 	case len(a) == 1 && a[0] == "reload" && maxwait == nil && !c.json:
 		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_RELOAD})
@@ -132,12 +132,13 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		// The OpenBSD form: dhcp6leasectl [-w maxwait] ifname. A lone
 		// command word is an incomplete command, not an interface name;
 		// a word the daemon knows no uplink by may be a mistyped command.
-		err := c.request(a[0], waitFor(defaultWait))
-		var refused *control.DaemonError
-		if errors.As(err, &refused) && strings.HasPrefix(refused.Msg, "unknown interface") {
-			return fmt.Errorf("%w; nor is it a command: the commands are %s", err, commands)
+		// It asks with show first, which anyone may, so that a non-root
+		// caller who mistyped a command learns that and not that request
+		// needs root.
+		if err := c.uplink(a[0]); err != nil {
+			return err
 		}
-		return err
+		return c.request(a[0], waitFor(defaultWait))
 	case len(a) == 2 && a[0] == "request":
 		return c.request(a[1], waitFor(defaultWait))
 	case maxwait != nil: // -w goes with the forms that request
@@ -155,6 +156,22 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		return usageError{fmt.Errorf("unknown command %q: the commands are %s", a[0], commands)}
 	}
 	return usageError{}
+}
+
+// uplink checks that the daemon knows the OpenBSD form's ifname.
+func (c *ctl) uplink(ifname string) error {
+	_, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_INTERFACE, Ifname: ifname}, timeout)
+	return notACommand(err)
+}
+
+// notACommand adds the command words to the daemon's answer that it knows
+// no uplink by the OpenBSD form's word: it may be a mistyped command.
+func notACommand(err error) error {
+	var refused *control.DaemonError
+	if errors.As(err, &refused) && strings.HasPrefix(refused.Msg, "unknown interface") {
+		return fmt.Errorf("%w; nor is it a command: the commands are %s", err, commands)
+	}
+	return err
 }
 
 func isCommand(word string) bool {
@@ -201,10 +218,6 @@ func (c *ctl) command(req *pb.CtlRequest) error {
 // request asks for a new lease, then waits for it.
 func (c *ctl) request(ifname string, maxwait time.Duration) error {
 	_, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_REQUEST, Ifname: ifname}, timeout)
-	var refused *control.DaemonError
-	if errors.As(err, &refused) {
-		return fmt.Errorf("request %s: %w", ifname, err)
-	}
 	if err != nil {
 		return err
 	}

@@ -68,14 +68,14 @@ func (f *fakeDaemon) answer(req *pb.CtlRequest) *pb.CtlReply {
 	switch req.Command {
 	case pb.CtlRequest_COMMAND_RELOAD, pb.CtlRequest_COMMAND_LOG:
 		if f.refuse {
-			return &pb.CtlReply{Error: "permission denied"}
+			return &pb.CtlReply{Error: control.Refusal(req)}
 		}
 		if req.Command == pb.CtlRequest_COMMAND_RELOAD {
 			return &pb.CtlReply{Error: f.reloadErr}
 		}
 	case pb.CtlRequest_COMMAND_REQUEST:
 		if f.refuse {
-			return &pb.CtlReply{Error: "permission denied"}
+			return &pb.CtlReply{Error: control.Refusal(req)}
 		}
 		if req.Ifname == "up0" {
 			f.pending = 1
@@ -165,6 +165,8 @@ func TestCommandLines(t *testing.T) {
 		{name: "openbsd-typo", args: "shwo"},
 		{name: "help", args: "-h"},
 		{name: "help-long", args: "--help"},
+		{name: "openbsd-list-typo", args: "-l shwo"},
+		{name: "openbsd-typo-refused", args: "shwo", refuse: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -228,52 +228,17 @@ func (d *daemon) waitLog(timeout time.Duration, after int, parts ...string) {
 	})
 }
 
-// pids returns the current run's processes by role: the parent and the
-// children it re-executed with -F (frontend) and -E (engine).
+// pids returns the current run's processes by role.
 func (d *daemon) pids() map[string]int {
 	d.t.Helper()
 	parent := d.proc().Pid()
-	pids := map[string]int{"parent": parent}
+	var pids map[string]int
 	lab.WaitForT(d.t, 5*time.Second, fmt.Sprintf("frontend and engine of pid %d", parent), func() (bool, error) {
-		kids, err := children(parent)
-		for _, pid := range kids {
-			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if err != nil {
-				continue // gone meanwhile
-			}
-			args := strings.Split(string(cmdline), "\x00")
-			switch {
-			case slices.Contains(args, "-F"):
-				pids["frontend"] = pid
-			case slices.Contains(args, "-E"):
-				pids["engine"] = pid
-			}
-		}
+		var err error
+		pids, err = lab.DaemonProcesses(parent)
 		return len(pids) == 3, err
 	})
 	return pids
-}
-
-// children lists the child processes of pid, from every thread's
-// /proc/PID/task/TID/children (a Go program forks from any thread).
-func children(pid int) ([]int, error) {
-	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no tasks of pid %d: %v", pid, err)
-	}
-	var out []int
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread ended
-		}
-		for _, s := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(s); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out, nil
 }
 
 // gone reports whether pid has exited: no such process, or a zombie (an

@@ -75,7 +75,8 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
-// TestRefusals: need root, unknown user, already running (SPEC 1).
+// TestRefusals: need root, unknown user, unknown socket group, already
+// running (SPEC 1).
 func TestRefusals(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
 	conf := writeConf(t, "request prefix delegation on up0 for lan0\n")
@@ -86,6 +87,9 @@ func TestRefusals(t *testing.T) {
 	}
 	if out, code := runDaemon(t, nil, "-d", "-f", conf, "-L", dir, "-s", sock, "-u", "no_such_user_x"); code != 1 || !strings.Contains(out, "unknown user") {
 		t.Errorf("unknown user: exit %d, %q", code, out)
+	}
+	if out, code := runDaemon(t, nil, "-d", "-f", conf, "-L", dir, "-s", sock, "-G", "no_such_group_x"); code != 1 || !strings.Contains(out, "unknown group no_such_group_x") {
+		t.Errorf("unknown group: exit %d, %q", code, out)
 	}
 	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
 	d := newDaemon(t, topo, "request prefix delegation on up0 for lan0\n")
@@ -113,7 +117,7 @@ func TestDaemonCommandLine(t *testing.T) {
 		{[]string{"-h"}, 0, "usage: dhcp6leased "},
 		{[]string{"--help"}, 0, "usage: dhcp6leased "},
 		{[]string{"--version"}, 0, "dhcp6leased "},
-		{[]string{"-x"}, 1, "flag provided but not defined: -x\nusage: dhcp6leased "},
+		{[]string{"-x"}, 1, "dhcp6leased: flag provided but not defined: -x\nusage: dhcp6leased "},
 		{[]string{"-d", "extra"}, 1, "dhcp6leased: unexpected argument \"extra\"\nusage: dhcp6leased "},
 	} {
 		out, code := runDaemon(t, nil, tc.args...)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,9 +32,15 @@ type daemon struct {
 	conf  string
 	state string
 	sock  string
+	under []string    // a program the daemon runs under (setpriv ...), or none
 	proc  *lab.Proc   // the current run
 	procs []*lab.Proc // every run, for the failure log
 }
+
+// goSyntax finds a log line with a value as Go's %v prints a map, a
+// struct, a pointer to one, or a bad verb: every e2e daemon's output is
+// checked for it.
+var goSyntax = regexp.MustCompile(`(?m)^.*(map\[|&\{|="?\{|%!).*$`)
 
 // newDaemon writes conf and starts the daemon on it; it is stopped and its
 // output logged (on failure) when the test ends.
@@ -56,6 +63,9 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	}
 	t.Cleanup(func() {
 		d.stop()
+		if m := goSyntax.FindString(d.output()); m != "" {
+			t.Errorf("a log line prints a Go value (one format, issue 11.4: hex IAIDs, no map or struct syntax): %q", m)
+		}
 		if t.Failed() {
 			t.Logf("daemon output:\n%s", d.output())
 		}
@@ -65,7 +75,8 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	p, err := d.topo.CLI.Start(d.t.Context(), bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	argv := append(append([]string{}, d.under...), bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	p, err := d.topo.CLI.Start(d.t.Context(), argv...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -157,19 +168,26 @@ func (d *daemon) lease(uplink string) lease.Lease {
 	return l
 }
 
+// waitLease waits until the lease file of uplink is as ok wants it and
+// returns it. The parent writes the file after it configured the
+// addresses the same Reply brought, so a test that saw them must still
+// wait for the file.
+func (d *daemon) waitLease(uplink, what string, ok func(lease.Lease) bool) lease.Lease {
+	d.t.Helper()
+	var l lease.Lease
+	// No checkAlive: tests read the file of a daemon they stopped, too.
+	lab.WaitForT(d.t, 5*time.Second, "the lease file of "+uplink+" with "+what, func() (bool, error) {
+		l = d.lease(uplink)
+		return ok(l), nil
+	})
+	return l
+}
+
 // heldPrefix waits until the lease file of uplink holds its first IA and
-// returns its prefix: the file is written just after the addresses.
+// returns its prefix.
 func (d *daemon) heldPrefix(uplink string) netip.Prefix {
 	d.t.Helper()
-	var p netip.Prefix
-	lab.WaitForT(d.t, 5*time.Second, "a lease file for "+uplink, func() (bool, error) {
-		if l := d.lease(uplink); len(l.IAs) > 0 {
-			p = l.IAs[0].Prefix
-			return true, nil
-		}
-		return false, nil
-	})
-	return p
+	return d.waitLease(uplink, "an IA", func(l lease.Lease) bool { return len(l.IAs) > 0 }).IAs[0].Prefix
 }
 
 // plan parses the daemon's config, for its IAIDs.

@@ -42,10 +42,9 @@ func TestDNS(t *testing.T) {
 		return err == nil && strings.Contains(out, "\tdns 2001:db8:0:1::53 2001:db8:0:2::53\n") &&
 			strings.Contains(out, "\tdomain search isp.example home.isp.example\n"), nil
 	})
-	l := d.lease("up0")
-	if !slices.Equal(l.DNSServers, dns) || !slices.Equal(l.DomainSearch, []string{"isp.example", "home.isp.example"}) {
-		t.Errorf("lease file DNS %v, search %v", l.DNSServers, l.DomainSearch)
-	}
+	d.waitLease("up0", "the DNS options", func(l lease.Lease) bool {
+		return slices.Equal(l.DNSServers, dns) && slices.Equal(l.DomainSearch, []string{"isp.example", "home.isp.example"})
+	})
 	env := waitEvents(t, record, "BOUND")["BOUND"]
 	for _, want := range []string{"DHCP6LEASED_DNS_SERVERS=2001:db8:0:1::53 2001:db8:0:2::53", "DHCP6LEASED_DOMAIN_SEARCH=isp.example home.isp.example"} {
 		if !strings.Contains(env, want+"\n") {
@@ -66,7 +65,7 @@ func TestPrefixExclude(t *testing.T) {
 	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true, Pools: []lab.PDPool{pool}}})
 	d := newDaemon(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for { lan0 lan1 }\n")
 	a0, a1 := d.waitAnyAddr("lan0", bindTimeout), d.waitAnyAddr("lan1", bindTimeout)
-	held := d.lease("up0").IAs[0]
+	held := d.waitLease("up0", "an IA", func(l lease.Lease) bool { return len(l.IAs) > 0 }).IAs[0]
 	if !held.Excluded.IsValid() || held.Excluded.Bits() != 64 || !held.Prefix.Contains(held.Excluded.Addr()) {
 		t.Fatalf("lease %+v, want an excluded /64 inside the prefix", held)
 	}
@@ -167,9 +166,9 @@ func TestReconfigureMessages(t *testing.T) {
 		})
 	}
 	d.waitLog("msg=\"reconfigure from the server\" proc=engine uplink=up0 do=INFORMATION-REQUEST", 1, 5*time.Second)
-	if r := d.lease("up0").Reconfigure; r == nil || r.Replay < 3 {
-		t.Errorf("lease file reconfigure %+v, want the replay counter of the last one obeyed", r)
-	}
+	d.waitLease("up0", "the replay counter of the last Reconfigure obeyed", func(l lease.Lease) bool {
+		return l.Reconfigure != nil && l.Reconfigure.Replay >= 3
+	})
 	for _, m := range []dhcp6.MessageType{dhcp6.Renew, dhcp6.Rebind} {
 		if n := srv.Received(m); n != 1 {
 			t.Errorf("the server got %d %v, want 1: a dropped Reconfigure made the daemon send", n, m)
@@ -221,8 +220,7 @@ func TestUplinkAddress(t *testing.T) {
 	if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "\tIA_NA: "+a.Prefix.String()) {
 		t.Errorf("show interface lacks the address:\n%s", out)
 	}
-	l := d.lease("up0")
-	if !slices.ContainsFunc(l.IAs, func(ia lease.IA) bool { return ia.NA && ia.Prefix == a.Prefix }) {
-		t.Errorf("lease file %+v lacks the address", l.IAs)
-	}
+	d.waitLease("up0", "the address", func(l lease.Lease) bool {
+		return slices.ContainsFunc(l.IAs, func(ia lease.IA) bool { return ia.NA && ia.Prefix == a.Prefix })
+	})
 }

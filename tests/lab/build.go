@@ -63,5 +63,9 @@ func MainWithBinaries(m *testing.M, bins *Binaries) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if _, err := EnsureGroup(context.Background(), SocketGroup); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
 }
