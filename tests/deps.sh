@@ -2,9 +2,9 @@
 # Installs what the demo and the tests need on a Debian machine, as root:
 # real DHCPv6 servers (Kea 2.2, ISC dhcpd), iproute2, tcpdump, protoc,
 # mandoc (man page lint), shellcheck and radvd (the contrib hook), jq (the
-# metrics recipe), systemd's tools (unit checks), the unprivileged user and
-# the control socket's group. Quick and quiet when everything is there
-# already.
+# metrics recipe), dnsmasq and ndisc6 (the RA recipes), systemd's tools
+# (unit checks), the unprivileged user and the control socket's group.
+# Quick and quiet when everything is there already.
 set -eu
 need=""
 command -v kea-dhcp6 >/dev/null 2>&1 || need="$need kea-dhcp6-server"
@@ -18,6 +18,9 @@ command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 command -v radvd >/dev/null 2>&1 || need="$need radvd"
 # jq runs the Prometheus textfile recipe (contrib/prometheus).
 command -v jq >/dev/null 2>&1 || need="$need jq"
+# docs/DEPLOY.md's dnsmasq recipe, and rdisc6 to see the RAs (deploy_test.go).
+command -v dnsmasq >/dev/null 2>&1 || need="$need dnsmasq-base"
+command -v rdisc6 >/dev/null 2>&1 || need="$need ndisc6"
 # systemd-analyze verify checks the unit; the package is on most machines.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 if [ -n "$need" ]; then
