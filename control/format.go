@@ -85,6 +85,9 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 		if s.SocketError != "" {
 			fmt.Fprintf(&b, "\tno socket: %s; next try %s\n", s.SocketError, until(s.SocketRetryUnixMs, now))
 		}
+		if s.KernelError != "" {
+			fmt.Fprintf(&b, "\tkernel refused the plan: %s, %s ago\n", s.KernelError, since(s.KernelErrorUnixMs, now))
+		}
 		if n := s.RepairedAddresses + s.RepairedRoutes; n > 0 {
 			fmt.Fprintf(&b, "\tput back after removal: %s, %s, last %s ago\n",
 				count(s.RepairedAddresses, "address"), count(s.RepairedRoutes, "route"), since(s.LastRepairUnixMs, now))

@@ -75,6 +75,7 @@ var interfaces = []*pb.InterfaceStatus{{
 			Downstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:fe00::1/64"}}}},
 	}},
 	RepairedAddresses: 3, RepairedRoutes: 1, LastRepairUnixMs: at(-42 * time.Second),
+	KernelError: "add 2001:db8:ff00::1/64 on lan0: operation not permitted", KernelErrorUnixMs: at(-5 * time.Second),
 }, {
 	Name: "up2", State: "Rebooting", LinkExists: true,
 	Ias: []*pb.IAStatus{{

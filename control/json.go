@@ -50,6 +50,15 @@ type Interface struct {
 	// Address is the uplink's own address from its IA_NA ("request
 	// address"); null when it asks for none.
 	Address *Address `json:"address"`
+	// KernelError is the kernel's last refusal of an address or route of
+	// the plan since the plan was last applied; null when none.
+	KernelError *KernelError `json:"kernel_error"`
+}
+
+// KernelError is what the kernel refused, and when.
+type KernelError struct {
+	Error string `json:"error"`
+	At    string `json:"at"` // RFC 3339, UTC
 }
 
 // Address is an uplink's IA_NA.
@@ -175,6 +184,9 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		}
 		if s.SocketError != "" {
 			j.Socket = &SocketError{Error: s.SocketError, Retry: deadline(s.SocketRetryUnixMs, now)}
+		}
+		if s.KernelError != "" {
+			j.KernelError = &KernelError{Error: s.KernelError, At: time.UnixMilli(s.KernelErrorUnixMs).UTC().Format(time.RFC3339)}
 		}
 		if len(s.ServerId) > 0 {
 			duid := dhcp6.FormatDUID(s.ServerId)

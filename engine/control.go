@@ -44,6 +44,9 @@ func (st *uplinkState) statusToPB() *pb.InterfaceStatus {
 		out.DnsServers = append(out.DnsServers, a.String())
 	}
 	out.DomainSearch, out.ReconfigureKey = s.DomainSearch, s.ReconfigureKey
+	if s.KernelError != "" {
+		out.KernelError, out.KernelErrorUnixMs = s.KernelError, s.KernelErrorAt.UnixMilli()
+	}
 	if !st.sockOK && st.sockErr != "" {
 		out.SocketError, out.SocketRetryUnixMs = st.sockErr, st.sockRetry
 	}

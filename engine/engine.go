@@ -102,10 +102,11 @@ type engine struct {
 
 func parentRules() imsg.Rules {
 	return imsg.Rules{
-		uint32(pb.Type_TYPE_RELOAD):    {New: func() imsg.Payload { return new(pb.Config) }},
-		uint32(pb.Type_TYPE_LOG_LEVEL): {New: func() imsg.Payload { return new(pb.LogLevel) }},
-		uint32(pb.Type_TYPE_LOG_STATS): {New: func() imsg.Payload { return new(pb.Empty) }},
-		uint32(pb.Type_TYPE_RELEASE):   {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_RELOAD):       {New: func() imsg.Payload { return new(pb.Config) }},
+		uint32(pb.Type_TYPE_LOG_LEVEL):    {New: func() imsg.Payload { return new(pb.LogLevel) }},
+		uint32(pb.Type_TYPE_LOG_STATS):    {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_RELEASE):      {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_KERNEL_ERROR): {New: func() imsg.Payload { return new(pb.KernelError) }},
 	}
 }
 
@@ -122,6 +123,10 @@ func (e *engine) fromParent(m *imsg.Message) error {
 		e.send(e.parent, pb.Type_TYPE_RELOAD_DONE, &pb.Empty{})
 	case *pb.LogLevel:
 		e.level.Set(logging.Level(int(p.Verbosity)))
+	case *pb.KernelError:
+		if st := e.uplinks[p.Uplink]; st != nil {
+			st.fsm.KernelError(p.Error)
+		}
 	case *pb.Empty:
 		if m.Type == pb.Type_TYPE_RELEASE {
 			e.release()

@@ -138,6 +138,7 @@ func without(p, x netip.Prefix) []netip.Prefix {
 // prefixes while the Rebind confirms them, and after a restart nothing
 // changes (the parent replaces addresses in place).
 func (u *Uplink) restore() {
+	u.kernelErr = ""
 	for _, a := range u.placements() {
 		u.env.SetAddress(a)
 	}

@@ -35,6 +35,7 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 	}
 
 	now := time.Now()
+	u.kernelErr = "" // the plan is applied again: the parent says if it fails again
 	k := u.ex.kind
 	renewing := k == renewExchange || k == rebindExchange || k == rebootExchange
 	oldHeld, oldDowns := u.snapshot()

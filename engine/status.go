@@ -28,6 +28,11 @@ type Status struct {
 	// Address is the IA_NA's ("request address"): Prefix is the uplink's
 	// address as a /128; nil when the uplink asks for none.
 	Address *IAStatus
+
+	// KernelError is the kernel's last refusal of an address or route of
+	// the plan since the plan was last applied, and when; "" when none.
+	KernelError   string
+	KernelErrorAt time.Time
 }
 
 // IAStatus is one configured IA_PD. Times are wall clock; a zero time is
@@ -84,7 +89,16 @@ func (u *Uplink) Status() Status {
 	}
 	s.RepairedAddresses, s.RepairedRoutes, s.LastRepair = u.repairs.addrCount, u.repairs.routeCount, u.repairs.last
 	s.DNSServers, s.DomainSearch, s.ReconfigureKey = slices.Clone(u.dns), slices.Clone(u.search), u.reconf != nil
+	s.KernelError, s.KernelErrorAt = u.kernelErr, u.kernelErrAt
 	return s
+}
+
+// KernelError records that the kernel refused an address or route of the
+// plan (the parent's words): the lease may be Bound while a LAN has no
+// address, which dhcp6leasectl must show. The next Reply applies the plan
+// again and clears it, or the parent reports the refusal again.
+func (u *Uplink) KernelError(msg string) {
+	u.kernelErr, u.kernelErrAt = msg, time.Now()
 }
 
 // after returns t+d, or the zero time for lease.Forever.

@@ -100,6 +100,10 @@ type Uplink struct {
 	stats   Stats
 	budget  logBudget
 	repairs repairs
+	// The kernel's last refusal of the plan (from the parent) since the
+	// plan was last applied, for dhcp6leasectl.
+	kernelErr   string
+	kernelErrAt time.Time
 }
 
 // NewUplink returns the state machine of cfg.Uplink, in state Down. held is

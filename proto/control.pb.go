@@ -345,8 +345,12 @@ type InterfaceStatus struct {
 	DomainSearch         []string    `protobuf:"bytes,18,rep,name=domain_search,json=domainSearch,proto3" json:"domain_search,omitempty"`
 	Addresses            []*IAStatus `protobuf:"bytes,19,rep,name=addresses,proto3" json:"addresses,omitempty"`                                  // IA_NA on the uplink: prefix is the address/128
 	ReconfigureKey       bool        `protobuf:"varint,20,opt,name=reconfigure_key,json=reconfigureKey,proto3" json:"reconfigure_key,omitempty"` // the server gave a Reconfigure Key
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The kernel's last refusal of an address or route of the plan since it
+	// was last applied, and when; empty and 0 otherwise.
+	KernelError       string `protobuf:"bytes,21,opt,name=kernel_error,json=kernelError,proto3" json:"kernel_error,omitempty"`
+	KernelErrorUnixMs int64  `protobuf:"varint,22,opt,name=kernel_error_unix_ms,json=kernelErrorUnixMs,proto3" json:"kernel_error_unix_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *InterfaceStatus) Reset() {
@@ -517,6 +521,20 @@ func (x *InterfaceStatus) GetReconfigureKey() bool {
 		return x.ReconfigureKey
 	}
 	return false
+}
+
+func (x *InterfaceStatus) GetKernelError() string {
+	if x != nil {
+		return x.KernelError
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetKernelErrorUnixMs() int64 {
+	if x != nil {
+		return x.KernelErrorUnixMs
+	}
+	return 0
 }
 
 type IAStatus struct {
@@ -783,7 +801,7 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xf2\x05\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xc6\x06\n" +
 	"\x0fInterfaceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
@@ -811,7 +829,9 @@ const file_control_proto_rawDesc = "" +
 	"dnsServers\x12#\n" +
 	"\rdomain_search\x18\x12 \x03(\tR\fdomainSearch\x128\n" +
 	"\taddresses\x18\x13 \x03(\v2\x1a.dhcp6leased.imsg.IAStatusR\taddresses\x12'\n" +
-	"\x0freconfigure_key\x18\x14 \x01(\bR\x0ereconfigureKey\"\xe2\x02\n" +
+	"\x0freconfigure_key\x18\x14 \x01(\bR\x0ereconfigureKey\x12!\n" +
+	"\fkernel_error\x18\x15 \x01(\tR\vkernelError\x12/\n" +
+	"\x14kernel_error_unix_ms\x18\x16 \x01(\x03R\x11kernelErrorUnixMs\"\xe2\x02\n" +
 	"\bIAStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04iaid\x18\x02 \x01(\rR\x04iaid\x12\x16\n" +

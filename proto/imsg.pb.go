@@ -87,6 +87,9 @@ const (
 	// frontend -> engine: Removed, 0 fds. The kernel reported a global
 	// address of a downstream, or one of our unreachable routes, removed.
 	Type_TYPE_REMOVED Type = 28
+	// parent -> engine: the kernel refused an address or route the engine
+	// asked for; shown by dhcp6leasectl until the plan is applied again.
+	Type_TYPE_KERNEL_ERROR Type = 29
 )
 
 // Enum value maps for Type.
@@ -121,6 +124,7 @@ var (
 		26: "TYPE_RELEASE",
 		27: "TYPE_RELEASE_DONE",
 		28: "TYPE_REMOVED",
+		29: "TYPE_KERNEL_ERROR",
 	}
 	Type_value = map[string]int32{
 		"TYPE_UNSPECIFIED":      0,
@@ -152,6 +156,7 @@ var (
 		"TYPE_RELEASE":          26,
 		"TYPE_RELEASE_DONE":     27,
 		"TYPE_REMOVED":          28,
+		"TYPE_KERNEL_ERROR":     29,
 	}
 )
 
@@ -853,6 +858,58 @@ func (x *UplinkReady) GetRetryUnixMs() int64 {
 
 // Removed is what the kernel reported removed: an address (ifname set, the
 // downstream it was on) or an unreachable route of ours (ifname empty).
+type KernelError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"` // "lan0: add address 2001:db8::1/64 on ifindex 3: ...: operation not permitted"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KernelError) Reset() {
+	*x = KernelError{}
+	mi := &file_imsg_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KernelError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KernelError) ProtoMessage() {}
+
+func (x *KernelError) ProtoReflect() protoreflect.Message {
+	mi := &file_imsg_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KernelError.ProtoReflect.Descriptor instead.
+func (*KernelError) Descriptor() ([]byte, []int) {
+	return file_imsg_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *KernelError) GetUplink() string {
+	if x != nil {
+		return x.Uplink
+	}
+	return ""
+}
+
+func (x *KernelError) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Removed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ifname        string                 `protobuf:"bytes,1,opt,name=ifname,proto3" json:"ifname,omitempty"`
@@ -864,7 +921,7 @@ type Removed struct {
 
 func (x *Removed) Reset() {
 	*x = Removed{}
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +933,7 @@ func (x *Removed) String() string {
 func (*Removed) ProtoMessage() {}
 
 func (x *Removed) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +946,7 @@ func (x *Removed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Removed.ProtoReflect.Descriptor instead.
 func (*Removed) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{9}
+	return file_imsg_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Removed) GetIfname() string {
@@ -925,7 +982,7 @@ type Packet struct {
 
 func (x *Packet) Reset() {
 	*x = Packet{}
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +994,7 @@ func (x *Packet) String() string {
 func (*Packet) ProtoMessage() {}
 
 func (x *Packet) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1007,7 @@ func (x *Packet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Packet.ProtoReflect.Descriptor instead.
 func (*Packet) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{10}
+	return file_imsg_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Packet) GetUplink() string {
@@ -995,7 +1052,7 @@ type TransmitIA struct {
 
 func (x *TransmitIA) Reset() {
 	*x = TransmitIA{}
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1064,7 @@ func (x *TransmitIA) String() string {
 func (*TransmitIA) ProtoMessage() {}
 
 func (x *TransmitIA) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1077,7 @@ func (x *TransmitIA) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitIA.ProtoReflect.Descriptor instead.
 func (*TransmitIA) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{11}
+	return file_imsg_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TransmitIA) GetIaid() uint32 {
@@ -1081,7 +1138,7 @@ type Transmit struct {
 
 func (x *Transmit) Reset() {
 	*x = Transmit{}
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1150,7 @@ func (x *Transmit) String() string {
 func (*Transmit) ProtoMessage() {}
 
 func (x *Transmit) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1163,7 @@ func (x *Transmit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transmit.ProtoReflect.Descriptor instead.
 func (*Transmit) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{12}
+	return file_imsg_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Transmit) GetUplink() string {
@@ -1180,7 +1237,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1249,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1262,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{13}
+	return file_imsg_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Address) GetUplink() string {
@@ -1269,7 +1326,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1338,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1351,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{14}
+	return file_imsg_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Route) GetUplink() string {
@@ -1335,7 +1392,7 @@ type SaveLease struct {
 
 func (x *SaveLease) Reset() {
 	*x = SaveLease{}
-	mi := &file_imsg_proto_msgTypes[15]
+	mi := &file_imsg_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1404,7 @@ func (x *SaveLease) String() string {
 func (*SaveLease) ProtoMessage() {}
 
 func (x *SaveLease) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[15]
+	mi := &file_imsg_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1417,7 @@ func (x *SaveLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveLease.ProtoReflect.Descriptor instead.
 func (*SaveLease) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{15}
+	return file_imsg_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SaveLease) GetUplink() string {
@@ -1400,7 +1457,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_imsg_proto_msgTypes[16]
+	mi := &file_imsg_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1469,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[16]
+	mi := &file_imsg_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1482,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{16}
+	return file_imsg_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Event) GetUplink() string {
@@ -1591,7 +1648,10 @@ const file_imsg_proto_rawDesc = "" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x14\n" +
 	"\x05ready\x18\x03 \x01(\bR\x05ready\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
-	"\rretry_unix_ms\x18\x05 \x01(\x03R\vretryUnixMs\"X\n" +
+	"\rretry_unix_ms\x18\x05 \x01(\x03R\vretryUnixMs\";\n" +
+	"\vKernelError\x12\x16\n" +
+	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"X\n" +
 	"\aRemoved\x12\x16\n" +
 	"\x06ifname\x18\x01 \x01(\tR\x06ifname\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1d\n" +
@@ -1654,7 +1714,7 @@ const file_imsg_proto_rawDesc = "" +
 	"dnsServers\x12#\n" +
 	"\rdomain_search\x18\f \x03(\tR\fdomainSearch\x127\n" +
 	"\taddresses\x18\r \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\taddresses\x12>\n" +
-	"\rold_addresses\x18\x0e \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\foldAddresses*\xd9\x04\n" +
+	"\rold_addresses\x18\x0e \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\foldAddresses*\xf0\x04\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1687,7 +1747,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0eTYPE_LOG_STATS\x10\x19\x12\x10\n" +
 	"\fTYPE_RELEASE\x10\x1a\x12\x15\n" +
 	"\x11TYPE_RELEASE_DONE\x10\x1b\x12\x10\n" +
-	"\fTYPE_REMOVED\x10\x1cB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
+	"\fTYPE_REMOVED\x10\x1c\x12\x15\n" +
+	"\x11TYPE_KERNEL_ERROR\x10\x1dB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
 
 var (
 	file_imsg_proto_rawDescOnce sync.Once
@@ -1702,7 +1763,7 @@ func file_imsg_proto_rawDescGZIP() []byte {
 }
 
 var file_imsg_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_imsg_proto_goTypes = []any{
 	(Type)(0),           // 0: dhcp6leased.imsg.Type
 	(*LogLevel)(nil),    // 1: dhcp6leased.imsg.LogLevel
@@ -1714,26 +1775,27 @@ var file_imsg_proto_goTypes = []any{
 	(*UDPSocket)(nil),   // 7: dhcp6leased.imsg.UDPSocket
 	(*Link)(nil),        // 8: dhcp6leased.imsg.Link
 	(*UplinkReady)(nil), // 9: dhcp6leased.imsg.UplinkReady
-	(*Removed)(nil),     // 10: dhcp6leased.imsg.Removed
-	(*Packet)(nil),      // 11: dhcp6leased.imsg.Packet
-	(*TransmitIA)(nil),  // 12: dhcp6leased.imsg.TransmitIA
-	(*Transmit)(nil),    // 13: dhcp6leased.imsg.Transmit
-	(*Address)(nil),     // 14: dhcp6leased.imsg.Address
-	(*Route)(nil),       // 15: dhcp6leased.imsg.Route
-	(*SaveLease)(nil),   // 16: dhcp6leased.imsg.SaveLease
-	(*Event)(nil),       // 17: dhcp6leased.imsg.Event
-	nil,                 // 18: dhcp6leased.imsg.Config.LeasesEntry
-	(*Downstream)(nil),  // 19: dhcp6leased.imsg.Downstream
+	(*KernelError)(nil), // 10: dhcp6leased.imsg.KernelError
+	(*Removed)(nil),     // 11: dhcp6leased.imsg.Removed
+	(*Packet)(nil),      // 12: dhcp6leased.imsg.Packet
+	(*TransmitIA)(nil),  // 13: dhcp6leased.imsg.TransmitIA
+	(*Transmit)(nil),    // 14: dhcp6leased.imsg.Transmit
+	(*Address)(nil),     // 15: dhcp6leased.imsg.Address
+	(*Route)(nil),       // 16: dhcp6leased.imsg.Route
+	(*SaveLease)(nil),   // 17: dhcp6leased.imsg.SaveLease
+	(*Event)(nil),       // 18: dhcp6leased.imsg.Event
+	nil,                 // 19: dhcp6leased.imsg.Config.LeasesEntry
+	(*Downstream)(nil),  // 20: dhcp6leased.imsg.Downstream
 }
 var file_imsg_proto_depIdxs = []int32{
-	18, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
+	19, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
 	5,  // 1: dhcp6leased.imsg.Lease.ias:type_name -> dhcp6leased.imsg.LeaseIA
-	12, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
+	13, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
 	4,  // 3: dhcp6leased.imsg.SaveLease.lease:type_name -> dhcp6leased.imsg.Lease
 	5,  // 4: dhcp6leased.imsg.Event.prefixes:type_name -> dhcp6leased.imsg.LeaseIA
 	5,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
-	19, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	19, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
+	20, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	20, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
 	5,  // 8: dhcp6leased.imsg.Event.addresses:type_name -> dhcp6leased.imsg.LeaseIA
 	5,  // 9: dhcp6leased.imsg.Event.old_addresses:type_name -> dhcp6leased.imsg.LeaseIA
 	4,  // 10: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
@@ -1756,7 +1818,7 @@ func file_imsg_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_imsg_proto_rawDesc), len(file_imsg_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

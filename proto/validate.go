@@ -171,6 +171,14 @@ func (u *UplinkReady) Validate() error {
 	return checkIfname("uplink ready", u.Uplink)
 }
 
+// Validate checks a KernelError.
+func (k *KernelError) Validate() error {
+	if k.Error == "" || len(k.Error) > maxError {
+		return fmt.Errorf("kernel error: error of %d bytes", len(k.Error))
+	}
+	return checkIfname("kernel error", k.Uplink)
+}
+
 // Validate checks a Removed.
 func (r *Removed) Validate() error {
 	if r.Ifname != "" {
