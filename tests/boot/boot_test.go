@@ -10,10 +10,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -144,12 +146,52 @@ func TestBoot(t *testing.T) {
 		waitGlobal(t, topo.CLI, "lan1")
 	})
 
+	// Issue 10.4: SIGKILL of any one process. The others exit, the unit
+	// fails, systemd restarts it (Restart=on-failure), and the LANs keep
+	// their prefix throughout: nothing is deconfigured on a death (SPEC 2)
+	// and the restart rebinds from the lease file.
+	t.Run("killed", func(t *testing.T) {
+		// The reload test left a broken file, which a restart would stop on.
+		writeConf(t, conf, uplink, "lan0 lan1")
+		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
+			t.Fatalf("systemctl reload: %v\n%s", err, out)
+		}
+		before := lanPrefixes(t, topo.CLI, "lan0")
+		if len(before) == 0 {
+			t.Fatal("lan0 has no global address")
+		}
+		for i, victim := range []string{"engine", "frontend", "parent"} {
+			main := c.props(t, "MainPID")["MainPID"]
+			procs, err := lab.DaemonProcesses(c.hostPID(t, main))
+			if err != nil || len(procs) != 3 {
+				t.Fatalf("the daemon's processes: %v %v", procs, err)
+			}
+			if err := syscall.Kill(procs[victim], syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed := time.Now()
+			lab.WaitForT(t, bindTimeout, fmt.Sprintf("restarted after SIGKILL of the %s", victim), func() (bool, error) {
+				p := c.props(t, "ActiveState", "NRestarts", "MainPID")
+				return p["ActiveState"] == "active" && p["NRestarts"] == strconv.Itoa(i+1) && p["MainPID"] != main, fmt.Errorf("%v", p)
+			})
+			lab.WaitForT(t, bindTimeout, "Bound again", func() (bool, error) {
+				out, err := c.run(t.Context(), "dhcp6leasectl", "show", "interface", uplink)
+				return err == nil && strings.HasPrefix(out, uplink+" [Bound]\n"), fmt.Errorf("%v: %s", err, out)
+			})
+			if after := lanPrefixes(t, topo.CLI, "lan0"); !slices.Equal(after, before) {
+				t.Errorf("lan0 after SIGKILL of the %s: %v, before %v", victim, after, before)
+			}
+			t.Logf("SIGKILL %s: restarted by systemd and Bound in %v (RestartSec=5s)", victim, time.Since(killed).Round(time.Millisecond))
+		}
+	})
+
 	t.Run("stop", func(t *testing.T) {
+		restarts := c.props(t, "NRestarts")["NRestarts"] // the kills' restarts
 		if out, err := c.run(t.Context(), "systemctl", "stop", "dhcp6leased"); err != nil {
 			t.Fatalf("systemctl stop: %v\n%s", err, out)
 		}
-		if p := c.props(t, "ActiveState", "Result", "NRestarts"); p["ActiveState"] != "inactive" || p["Result"] != "success" || p["NRestarts"] != "0" {
-			t.Errorf("after stop: %v", p)
+		if p := c.props(t, "ActiveState", "Result", "NRestarts"); p["ActiveState"] != "inactive" || p["Result"] != "success" || p["NRestarts"] != restarts {
+			t.Errorf("after stop: %v; want inactive, success, no restart", p)
 		}
 		lab.WaitForT(t, bindTimeout, "Kea's leases released", func() (bool, error) {
 			leases, err := kea.Leases()
@@ -411,4 +453,48 @@ func tail(b []byte) string {
 		b = b[len(b)-max:]
 	}
 	return string(b)
+}
+
+// hostPID is the host's pid of the container's process pid (as systemd in
+// the container names it): the process in the container's PID namespace
+// whose innermost NSpid is pid.
+func (c *container) hostPID(t *testing.T, pid string) int {
+	t.Helper()
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.init))
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, path := range statuses {
+		dir := filepath.Dir(path)
+		if other, err := os.Readlink(dir + "/ns/pid"); err != nil || other != ns {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		for line := range strings.Lines(string(b)) {
+			if f := strings.Fields(line); len(f) > 2 && f[0] == "NSpid:" && f[len(f)-1] == pid {
+				host, _ := strconv.Atoi(f[1])
+				return host
+			}
+		}
+	}
+	t.Fatalf("no process %s in the container", pid)
+	return 0
+}
+
+// lanPrefixes lists ifname's global addresses with their prefix lengths.
+func lanPrefixes(t *testing.T, ns *lab.Netns, ifname string) []netip.Prefix {
+	t.Helper()
+	addrs, err := ns.GlobalAddrs(t.Context(), ifname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		out = append(out, a.Prefix)
+	}
+	return out
 }
