@@ -280,6 +280,7 @@ func TestRestartAfterKill(t *testing.T) {
 	capture := lab.StartCaptureT(t, topo.SRV, topo.ServerIf)
 	d := newDaemon(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
 	addr := d.waitAnyAddr("lan0", bindTimeout)
+	d.heldPrefix("up0") // bound: the lease file is written just after the address
 	children := childPids(t, d.proc.Pid())
 	if err := d.proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
