@@ -3,11 +3,13 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,20 +165,29 @@ func (r *rig) checkNeverRemoved(pfx netip.Prefix) {
 	}
 }
 
+// portFreeTimeout bounds how long holdPort waits for a socket the daemon
+// is letting go: the frontend logs "link-local address gone" and then
+// closes its socket, which completes once the socket's reader wakes, so
+// the port can still be bound for a moment after the line.
+const portFreeTimeout = 2 * time.Second
+
 // holdPort binds [::]:546 in ns, as another DHCPv6 client left running
 // would; the daemon's bind to its link-local address then fails with
 // EADDRINUSE. Closing the socket frees the port.
 func holdPort(t testing.TB, ns *lab.Netns) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
-	err := ns.Do(func() error {
-		var err error
-		c, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 546})
-		return err
+	lab.WaitForT(t, portFreeTimeout, "port 546 free to hold in "+ns.Name, func() (bool, error) {
+		err := ns.Do(func() error {
+			var err error
+			c, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 546})
+			return err
+		})
+		if err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+			err = lab.Abort(err)
+		}
+		return err == nil, err
 	})
-	if err != nil {
-		t.Fatalf("hold port 546 in %s: %v", ns.Name, err)
-	}
 	t.Cleanup(func() { c.Close() }) // an error means the test closed it
 	return c
 }
