@@ -253,9 +253,7 @@ func (r *rig) stopServer() {
 	stopped := time.Now()
 	r.d.waitStatus(r.opts.T2+5*time.Second, "Rebinding with no server", func(s status) bool { return s.State == "Rebinding" })
 	time.Sleep(time.Until(stopped.Add(serverGone))) // the disturbance's stated length
-	if err := r.kea.Restart(r.t.Context(), r.opts); err != nil {
-		r.t.Fatal(err)
-	}
+	r.restartKea()
 	restarted := time.Now()
 	r.d.waitBound(waitTimeout, r.pfx)
 	converged(r.t, fmt.Sprintf("Kea stopped %v (T2 %v, valid %v), restarted: Bound to %v again", serverGone, r.opts.T2, r.opts.Valid, r.pfx),
@@ -263,6 +261,21 @@ func (r *rig) stopServer() {
 	if a, ok, err := kernelAddr(r.t.Context(), r.topo, downstream, planAddr(r.pfx)); !ok || a.ValidLft < r.opts.Valid-5*time.Second {
 		r.t.Errorf("lan0 after the Rebind: %+v (%v), want valid refreshed to about %v", a, err, r.opts.Valid)
 	}
+}
+
+// restartKea restarts Kea with r.opts, keeping its lease file, and logs
+// how long it was away (stopped, then started and listening again).
+func (r *rig) restartKea() {
+	r.t.Helper()
+	began := time.Now()
+	if err := r.kea.Stop(); err != nil {
+		r.t.Fatal(err)
+	}
+	stopped := time.Now()
+	if err := r.kea.Restart(r.t.Context(), r.opts); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Logf("Kea restarted: stopped in %v, listening %v later", stopped.Sub(began).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
 }
 
 // The two pools Kea delegates from: the lab's default and another.
@@ -279,14 +292,15 @@ const renumberSlack = time.Second
 // holds the plan's address from a prefix of it; it returns the old
 // prefix. The daemon hears of the new prefix at its next Renew, due T1
 // after the last exchange, which came before the restart: the bound is
-// T1 + renumberSlack.
+// T1 + renumberSlack. A Renew that falls into the restart is lost, and
+// the Rebind at T2 (T1 later here) brings the prefix instead, within the
+// same bound; only a restart longer than T2 - T1 (restartKea's line says
+// how long Kea was away) loses that too.
 func (r *rig) renumber(pool lab.PDPool) (old netip.Prefix) {
 	r.t.Helper()
 	old = r.pfx
 	r.opts.Pools = []lab.PDPool{pool}
-	if err := r.kea.Restart(r.t.Context(), r.opts); err != nil {
-		r.t.Fatal(err)
-	}
+	r.restartKea()
 	restarted := time.Now()
 	lab.WaitForT(r.t, waitTimeout, fmt.Sprintf("lan0 numbered from %v", pool.Prefix), func() (bool, error) {
 		if err := r.d.alive(); err != nil {

@@ -36,6 +36,11 @@ func newLab(t *testing.T, topo lab.TopologyOptions, srv lab.ServerOptions) *rig 
 	topo.Downstreams = []string{downstream}
 	r := &rig{t: t, topo: lab.NewTopologyT(t, topo), opts: lab.KeaOptions{ServerOptions: srv}}
 	r.kea = lab.StartKeaT(t, r.topo, r.opts)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the end of Kea's log:\n%s", r.kea.LogTail())
+		}
+	})
 	return r
 }
 

@@ -15,8 +15,8 @@ import (
 // serverStartTimeout bounds a server's start until it listens.
 const serverStartTimeout = 15 * time.Second
 
-// logTail is how much of a server's log an error message quotes.
-const logTail = 2048
+// logTailSize is how much of a server's log an error message quotes.
+const logTailSize = 2048
 
 // ServerOptions configure what a DHCPv6 server delegates. Zero fields take
 // the defaults LAB.md uses: short lifetimes keep timer tests fast.
@@ -135,7 +135,7 @@ func (s *server) launch(ctx context.Context, outputIsLog bool, argv ...string) e
 	err = WaitFor(ctx, serverStartTimeout, s.name+" listening on UDP 547 in "+s.ns.Name, func() (bool, error) {
 		select {
 		case <-p.Done():
-			return false, Abort(fmt.Errorf("%s exited: %w\noutput: %s\nlog: %s", s.name, p.Wait(), p.Output(), s.logTail()))
+			return false, Abort(fmt.Errorf("%s exited: %w\noutput: %s\nlog: %s", s.name, p.Wait(), p.Output(), s.LogTail()))
 		default:
 		}
 		return listening(p.Pid(), 547)
@@ -163,13 +163,13 @@ func (s *server) LeaseFile() string { return s.leaseFile }
 // Log is the path of the server's log file.
 func (s *server) Log() string { return s.logFile }
 
-// logTail returns the end of the log file, for error messages.
-func (s *server) logTail() string {
+// LogTail returns the end of the log file, for error messages.
+func (s *server) LogTail() string {
 	b, err := os.ReadFile(s.logFile)
 	if err != nil {
 		return err.Error()
 	}
-	return string(b[max(0, len(b)-logTail):])
+	return string(b[max(0, len(b)-logTailSize):])
 }
 
 // writeConfig writes a config file into the server's directory.
