@@ -227,8 +227,10 @@ func (f *frontend) addrEvent(ev rtnl.Addr) {
 	if ev.Deleted || ev.Tentative() || ev.DADFailed() {
 		delete(l.linkLocal, a)
 		if l.conn != nil && l.addr == a {
-			f.log.Info("link-local address gone", "uplink", l.name, "address", a)
+			// Closed before the line: a script that reads "gone" may bind
+			// the port at once.
 			f.dropSocket(l)
+			f.log.Info("link-local address gone", "uplink", l.name, "address", a)
 		}
 	} else if !l.linkLocal[a] {
 		l.linkLocal[a] = true

@@ -171,9 +171,9 @@ func (r *rig) checkNeverRemoved(pfx netip.Prefix) {
 }
 
 // portFreeTimeout bounds how long holdPort waits for a socket the daemon
-// is letting go: the frontend logs "link-local address gone" and then
-// closes its socket, which completes once the socket's reader wakes, so
-// the port can still be bound for a moment after the line.
+// is letting go: the frontend closes its socket and then logs
+// "link-local address gone", but the close completes once the socket's
+// reader wakes, so the port can still be held for a moment after the line.
 const portFreeTimeout = 2 * time.Second
 
 // holdPort binds [::]:546 in ns, as another DHCPv6 client left running
