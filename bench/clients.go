@@ -170,8 +170,9 @@ shift
 exec "$@"`
 
 // start launches c in ns with the files in dir and returns once the client
-// is exec'd.
-func start(ctx context.Context, ns *lab.Netns, dir string, l launch) (*running, error) {
+// is exec'd. armed, unless nil, is called with the launcher's pid (the
+// client's to be) while it waits at its gate.
+func start(ctx context.Context, ns *lab.Netns, dir string, l launch, armed func(pid int) error) (*running, error) {
 	gate := filepath.Join(dir, "gate")
 	if err := unix.Mkfifo(gate, 0o600); err != nil {
 		return nil, fmt.Errorf("create gate %s: %w", gate, err)
@@ -202,6 +203,11 @@ func start(ctx context.Context, ns *lab.Netns, dir string, l launch) (*running, 
 		return nil, errors.Join(fmt.Errorf("start %s: %w", l.argv[0], err), p.Stop())
 	}
 	defer f.Close()
+	if armed != nil {
+		if err := armed(p.Pid()); err != nil {
+			return nil, errors.Join(err, p.Stop())
+		}
+	}
 	r := &running{proc: p, started: time.Now()}
 	if _, err := f.WriteString("\n"); err != nil {
 		return nil, errors.Join(fmt.Errorf("open gate of %s: %w", l.argv[0], err), p.Stop())

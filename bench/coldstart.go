@@ -69,7 +69,12 @@ func coldStarts(ctx context.Context, tb *testbed, c client, runs int) (coldStart
 
 // run starts c in tb, calls measure, stops c and cleans up after it.
 func (tb *testbed) run(ctx context.Context, c client, measure func(*running) error) error {
-	r, err := tb.start(ctx, c)
+	return tb.runArmed(ctx, c, nil, measure)
+}
+
+// runArmed is run with start's armed.
+func (tb *testbed) runArmed(ctx context.Context, c client, armed func(pid int) error, measure func(*running) error) error {
+	r, err := tb.start(ctx, c, armed)
 	if err != nil {
 		return err
 	}
