@@ -45,13 +45,16 @@ func TestExampleConfig(t *testing.T) {
 	}
 }
 
-// TestRadvdHookShellcheck lints the hook as POSIX sh.
-func TestRadvdHookShellcheck(t *testing.T) {
+// TestShellcheck lints the shell scripts as POSIX sh: the hook and the
+// metrics recipe (tests/e2e/metrics_test.go runs the latter).
+func TestShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
 		t.Skip("shellcheck not installed (Debian package shellcheck)")
 	}
-	if out, err := exec.Command("shellcheck", "--shell=sh", "radvd-hook").CombinedOutput(); err != nil {
-		t.Errorf("shellcheck radvd-hook: %v\n%s", err, out)
+	for _, script := range []string{"radvd-hook", "prometheus/dhcp6leased-textfile"} {
+		if out, err := exec.Command("shellcheck", "--shell=sh", script).CombinedOutput(); err != nil {
+			t.Errorf("shellcheck %s: %v\n%s", script, err, out)
+		}
 	}
 }
 
@@ -75,8 +78,10 @@ func TestRadvdHook(t *testing.T) {
 	runs := []hookRun{
 		{uplink: "up0", event: "LINK_UP"},
 		{uplink: "up0", event: "BOUND", reload: true, env: map[string]string{
-			"DHCP6LEASED_DOWNSTREAMS": "lan0=2001:db8:1200::1/64 lan1=2001:db8:1200:10::1/60",
-			"DHCP6LEASED_PREFIXES":    "2001:db8:1200::/56,3600,7200",
+			"DHCP6LEASED_DOWNSTREAMS":   "lan0=2001:db8:1200::1/64 lan1=2001:db8:1200:10::1/60",
+			"DHCP6LEASED_PREFIXES":      "2001:db8:1200::/56,3600,7200",
+			"DHCP6LEASED_DNS_SERVERS":   "2001:db8::53 2001:db8::54",
+			"DHCP6LEASED_DOMAIN_SEARCH": "isp.example",
 		}},
 		// The same LAN on a second uplink: both prefixes are advertised.
 		{uplink: "up1", event: "BOUND", reload: true, env: map[string]string{
@@ -94,6 +99,8 @@ func TestRadvdHook(t *testing.T) {
 			"DHCP6LEASED_PREFIXES":        "2001:db8:1300::/56,3600,7200",
 			"DHCP6LEASED_OLD_DOWNSTREAMS": "lan0=2001:db8:1200::1/64 lan1=2001:db8:1200:10::1/60",
 			"DHCP6LEASED_OLD_PREFIXES":    "2001:db8:1200::/56,1800,9000",
+			"DHCP6LEASED_DNS_SERVERS":     "2001:db8::53 2001:db8::54",
+			"DHCP6LEASED_DOMAIN_SEARCH":   "isp.example",
 		}},
 	}
 	for _, r := range runs {
@@ -122,6 +129,8 @@ interface eth9 {
 };
 interface lan0 {
 	AdvSendAdvert on;
+	DNSSL isp.example {
+	};
 	prefix 2001:db8:1200:0:0:0:0:0/64 {
 		AdvPreferredLifetime 0;
 		AdvValidLifetime 7200;
@@ -137,9 +146,13 @@ interface lan0 {
 		AdvValidLifetime infinity;
 		DecrementLifetimes on;
 	};
+	RDNSS 2001:db8::53 2001:db8::54 {
+	};
 };
 interface lan1 {
 	AdvSendAdvert on;
+	DNSSL isp.example {
+	};
 	prefix 2001:db8:1200:10:0:0:0:0/60 {
 		AdvPreferredLifetime 0;
 		AdvValidLifetime 7200;
@@ -149,6 +162,8 @@ interface lan1 {
 		AdvPreferredLifetime 3600;
 		AdvValidLifetime 7200;
 		DecrementLifetimes on;
+	};
+	RDNSS 2001:db8::53 2001:db8::54 {
 	};
 };
 `

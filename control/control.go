@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -69,6 +70,13 @@ var ErrNoDaemon = errors.New("dhcp6leased is not running")
 type DaemonError struct{ Msg string }
 
 func (e *DaemonError) Error() string { return e.Msg }
+
+// Refusal is the daemon's answer to a command that needs root from a peer
+// that is not (SPEC 10): "permission denied: request needs root".
+func Refusal(req *pb.CtlRequest) string {
+	cmd := strings.ToLower(strings.TrimPrefix(req.Command.String(), "COMMAND_"))
+	return "permission denied: " + cmd + " needs root"
+}
 
 // Do sends req to the daemon at socket and returns its reply. A reply
 // carrying an error string is returned as an error.

@@ -31,6 +31,9 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			for _, d := range ia.Downstreams {
 				fmt.Fprintf(&b, "\t\t%s %s\n", d.Ifname, d.Address)
 			}
+			if ia.Excluded != "" {
+				fmt.Fprintf(&b, "\t\texcluded by the server: %s\n", ia.Excluded)
+			}
 			for _, name := range ia.Unfit {
 				fmt.Fprintf(&b, "\t\t%s does not fit the delegated prefix\n", name)
 			}
@@ -41,6 +44,14 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 				}
 			}
 		}
+		for _, a := range s.Addresses {
+			if a.Prefix == "" {
+				fmt.Fprintf(&b, "\tIA_NA: none (iaid %#08x)\n", a.Iaid)
+				continue
+			}
+			fmt.Fprintf(&b, "\tIA_NA: %s (iaid %#08x)\n", a.Prefix, a.Iaid)
+			fmt.Fprintf(&b, "\t\tpreferred %s, valid %s\n", until(a.PreferredUntilUnixMs, now), until(a.ValidUntilUnixMs, now))
+		}
 		if end := leaseEnd(s); end != 0 {
 			fmt.Fprintf(&b, "\tlease %s\n", until(end, now))
 		}
@@ -49,6 +60,15 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 		}
 		if s.T1UnixMs > 0 {
 			fmt.Fprintf(&b, "\tT1 %s, T2 %s\n", until(s.T1UnixMs, now), until(s.T2UnixMs, now))
+		}
+		if len(s.DnsServers) > 0 {
+			fmt.Fprintf(&b, "\tdns %s\n", strings.Join(s.DnsServers, " "))
+		}
+		if len(s.DomainSearch) > 0 {
+			fmt.Fprintf(&b, "\tdomain search %s\n", strings.Join(s.DomainSearch, " "))
+		}
+		if s.ReconfigureKey {
+			b.WriteString("\treconfigure accepted (the server gave a key)\n")
 		}
 		link := "down"
 		switch {
@@ -64,6 +84,9 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 		}
 		if s.SocketError != "" {
 			fmt.Fprintf(&b, "\tno socket: %s; next try %s\n", s.SocketError, until(s.SocketRetryUnixMs, now))
+		}
+		if s.KernelError != "" {
+			fmt.Fprintf(&b, "\tkernel refused the plan: %s, %s ago\n", s.KernelError, since(s.KernelErrorUnixMs, now))
 		}
 		if n := s.RepairedAddresses + s.RepairedRoutes; n > 0 {
 			fmt.Fprintf(&b, "\tput back after removal: %s, %s, last %s ago\n",

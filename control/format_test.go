@@ -56,8 +56,13 @@ var interfaces = []*pb.InterfaceStatus{{
 			{Ifname: "lan0", Address: "2001:db8:100::1/64"},
 			{Ifname: "lan1", Address: "2001:db8:100:10::1/60"},
 		},
-		Unfit: []string{"lan9"},
+		Unfit:    []string{"lan9"},
+		Excluded: "2001:db8:100:ff::/64",
 	}, {Index: 1, Iaid: 0x42}},
+	DnsServers: []string{"2001:db8::53", "2001:db8::5:53"}, DomainSearch: []string{"example.com", "lab.example.com"},
+	ReconfigureKey: true,
+	Addresses: []*pb.IAStatus{{Iaid: 0x77, Prefix: "2001:db8:0:1::5/128",
+		PreferredUntilUnixMs: at(30 * time.Second), ValidUntilUnixMs: at(60 * time.Second)}},
 }, {
 	Name: "up1", State: "Rebinding", ServerId: []byte{0, 2, 0, 0, 0, 9, 0xab},
 	T1UnixMs: at(-time.Hour), T2UnixMs: at(-time.Minute), LinkUp: true, LinkExists: true,
@@ -70,6 +75,7 @@ var interfaces = []*pb.InterfaceStatus{{
 			Downstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:fe00::1/64"}}}},
 	}},
 	RepairedAddresses: 3, RepairedRoutes: 1, LastRepairUnixMs: at(-42 * time.Second),
+	KernelError: "add 2001:db8:ff00::1/64 on lan0: operation not permitted", KernelErrorUnixMs: at(-5 * time.Second),
 }, {
 	Name: "up2", State: "Rebooting", LinkExists: true,
 	Ias: []*pb.IAStatus{{

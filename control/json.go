@@ -41,6 +41,32 @@ type Interface struct {
 	// AcceptsRA: whether the kernel accepts router advertisements on the
 	// uplink (forwarding=1 needs accept_ra=2); null when not known yet.
 	AcceptsRA *bool `json:"accepts_router_advertisements"`
+	// DNS from the server's last Reply (RFC 3646).
+	DNSServers   []string `json:"dns_servers"`
+	DomainSearch []string `json:"domain_search"`
+	// ReconfigureKey: the server gave a Reconfigure Key, so its
+	// authenticated Reconfigure messages are obeyed (RFC 8415 section 20.4).
+	ReconfigureKey bool `json:"reconfigure_key"`
+	// Address is the uplink's own address from its IA_NA ("request
+	// address"); null when it asks for none.
+	Address *Address `json:"address"`
+	// KernelError is the kernel's last refusal of an address or route of
+	// the plan since the plan was last applied; null when none.
+	KernelError *KernelError `json:"kernel_error"`
+}
+
+// KernelError is what the kernel refused, and when.
+type KernelError struct {
+	Error string `json:"error"`
+	At    string `json:"at"` // RFC 3339, UTC
+}
+
+// Address is an uplink's IA_NA.
+type Address struct {
+	IAID      string    `json:"iaid"`
+	Address   *string   `json:"address"` // "2001:db8::5/128", null while none is held
+	Preferred *Deadline `json:"preferred"`
+	Valid     *Deadline `json:"valid"`
 }
 
 // SocketError is why the UDP socket of an uplink could not be opened, and
@@ -68,6 +94,9 @@ type IAPD struct {
 	Downstreams []Downstream `json:"downstreams"`
 	Unfit       []string     `json:"unfit"`
 	Retiring    []Retiring   `json:"retiring"`
+	// Excluded is the part of the prefix the server excluded (RFC 6603),
+	// which no downstream gets; null when none.
+	Excluded *string `json:"excluded"`
 }
 
 // Retiring is an earlier prefix of an IA_PD that the server still grants
@@ -129,10 +158,21 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		j := Interface{
 			Name: s.Name, State: s.State, LinkUp: s.LinkUp,
 			T1: deadline(s.T1UnixMs, now), T2: deadline(s.T2UnixMs, now),
-			Lease:      deadline(leaseEnd(s), now),
-			IAPDs:      []IAPD{},
-			Repaired:   Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
-			LinkExists: s.LinkExists,
+			Lease:          deadline(leaseEnd(s), now),
+			IAPDs:          []IAPD{},
+			Repaired:       Repaired{Addresses: s.RepairedAddresses, Routes: s.RepairedRoutes},
+			LinkExists:     s.LinkExists,
+			DNSServers:     append([]string{}, s.DnsServers...),
+			DomainSearch:   append([]string{}, s.DomainSearch...),
+			ReconfigureKey: s.ReconfigureKey,
+		}
+		for _, a := range s.Addresses {
+			ja := &Address{IAID: fmt.Sprintf("%#08x", a.Iaid)}
+			if a.Prefix != "" {
+				ja.Address = &a.Prefix
+				ja.Preferred, ja.Valid = deadline(a.PreferredUntilUnixMs, now), deadline(a.ValidUntilUnixMs, now)
+			}
+			j.Address = ja
 		}
 		if s.RouterAdvertisements != 0 {
 			ok := s.RouterAdvertisements == raAccepted
@@ -145,6 +185,9 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 		if s.SocketError != "" {
 			j.Socket = &SocketError{Error: s.SocketError, Retry: deadline(s.SocketRetryUnixMs, now)}
 		}
+		if s.KernelError != "" {
+			j.KernelError = &KernelError{Error: s.KernelError, At: time.UnixMilli(s.KernelErrorUnixMs).UTC().Format(time.RFC3339)}
+		}
 		if len(s.ServerId) > 0 {
 			duid := dhcp6.FormatDUID(s.ServerId)
 			j.ServerDUID = &duid
@@ -155,6 +198,9 @@ func NewShowInterface(ifs []*pb.InterfaceStatus, now time.Time) ShowInterface {
 			for _, r := range ia.Retiring {
 				p.Retiring = append(p.Retiring, Retiring{Prefix: r.Prefix, Valid: deadline(r.ValidUntilUnixMs, now),
 					Downstreams: downstreams(r.Downstreams)})
+			}
+			if ia.Excluded != "" {
+				p.Excluded = &ia.Excluded
 			}
 			if ia.Prefix != "" {
 				p.Prefix = &ia.Prefix

@@ -14,6 +14,9 @@ import (
 // iaState is one configured IA_PD and the prefixes it holds.
 type iaState struct {
 	cfg *config.IA
+	// na: the uplink's IA_NA ("request address"), whose "prefixes" are
+	// /128 addresses on the uplink itself, handled like delegations.
+	na bool
 	// held is the prefix the IA's plan is placed in; Prefix is invalid
 	// when the IA holds none.
 	held lease.IA
@@ -53,9 +56,12 @@ const deprecatedValid = 2 * 60 * 60
 func (u *Uplink) update(ia *iaState, pd *dhcp6.IAPD, now time.Time) (refreshed, changed bool) {
 	before := ia.all()
 	granted := func(p dhcp6.IAPrefix, retiring bool) lease.IA {
+		// usableIAs dropped the prefixes whose exclusion is invalid.
+		excluded, _, _ := p.Excluded()
 		return lease.IA{
 			IAID: ia.cfg.IAID, Prefix: prefixOf(p), Preferred: p.Preferred, Valid: p.Valid,
 			Bound: now, T1: pd.T1, T2: pd.T2, Retiring: retiring, Downstreams: ia.cfg.Downstreams(),
+			Excluded: excluded, NA: ia.na,
 		}
 	}
 	cur, ok := choose(pd, ia.held.Prefix)
@@ -74,6 +80,9 @@ func (u *Uplink) update(ia *iaState, pd *dhcp6.IAPD, now time.Time) (refreshed, 
 	var retiring, gone []lease.IA
 	for _, h := range before {
 		if h.Prefix == next.Prefix {
+			if h.Excluded != next.Excluded {
+				gone = append(gone, h) // its routes, cut around another exclusion
+			}
 			continue
 		}
 		i := slices.IndexFunc(pd.Prefixes, func(p dhcp6.IAPrefix) bool { return prefixOf(p) == h.Prefix })
@@ -122,10 +131,10 @@ func (u *Uplink) update(ia *iaState, pd *dhcp6.IAPD, now time.Time) (refreshed, 
 	}
 	ia.held, ia.retiring = next, retiring
 	for _, h := range gone {
-		u.removeRoute(ia, h.Prefix)
+		u.removeRoutes(ia, h)
 	}
-	if ok && u.cfg.UnreachableRoute {
-		u.env.SetRoute(u.route(ia, next.Prefix))
+	if ok {
+		u.setRoutes(ia, next)
 	}
 	return ok, changed
 }
@@ -185,7 +194,7 @@ func compareDurations(a, b time.Duration) int {
 // addresses of the plan in it. Entries that do not fit are logged once per
 // prefix (SPEC 5).
 func (u *Uplink) hold(ia *iaState, h lease.IA) []Downstream {
-	placed, unfit := place(ia.cfg, h.Prefix, u.cfg.HostPart)
+	placed, unfit := u.place(ia, h)
 	if h.Prefix != ia.held.Prefix && len(unfit) > 0 {
 		names := make([]string, len(unfit))
 		for i, e := range unfit {
@@ -201,7 +210,7 @@ func (u *Uplink) hold(ia *iaState, h lease.IA) []Downstream {
 // setAddresses configures the plan's addresses in prefix h with the given
 // lifetimes.
 func (u *Uplink) setAddresses(ia *iaState, h lease.IA, preferred, valid uint32) {
-	placed, _ := place(ia.cfg, h.Prefix, u.cfg.HostPart)
+	placed, _ := u.place(ia, h)
 	for _, d := range placed {
 		u.env.SetAddress(u.address(ia, d, preferred, valid))
 	}
@@ -209,15 +218,21 @@ func (u *Uplink) setAddresses(ia *iaState, h lease.IA, preferred, valid uint32) 
 
 // removeAddresses removes the plan's addresses in prefix h.
 func (u *Uplink) removeAddresses(ia *iaState, h lease.IA) {
-	placed, _ := place(ia.cfg, h.Prefix, u.cfg.HostPart)
+	placed, _ := u.place(ia, h)
 	for _, d := range placed {
 		u.env.RemoveAddress(u.address(ia, d, 0, 0))
 	}
 }
 
-func (u *Uplink) removeRoute(ia *iaState, p netip.Prefix) {
-	if u.cfg.UnreachableRoute {
-		u.env.RemoveRoute(u.route(ia, p))
+func (u *Uplink) removeRoutes(ia *iaState, h lease.IA) {
+	for _, r := range u.routesFor(ia, h) {
+		u.env.RemoveRoute(r)
+	}
+}
+
+func (u *Uplink) setRoutes(ia *iaState, h lease.IA) {
+	for _, r := range u.routesFor(ia, h) {
+		u.env.SetRoute(r)
 	}
 }
 
@@ -228,7 +243,7 @@ func (u *Uplink) release(ia *iaState) {
 		u.removeAddresses(ia, h)
 	}
 	for _, h := range all {
-		u.removeRoute(ia, h.Prefix)
+		u.removeRoutes(ia, h)
 	}
 	ia.held, ia.retiring = lease.IA{IAID: ia.cfg.IAID}, nil
 }
@@ -271,7 +286,7 @@ func (u *Uplink) expire() {
 			}
 			u.log.Info("expired", iaidAttr(ia.cfg.IAID), "prefix", h.Prefix)
 			u.removeAddresses(ia, h)
-			u.removeRoute(ia, h.Prefix)
+			u.removeRoutes(ia, h)
 			if !h.Retiring {
 				ia.held = lease.IA{IAID: ia.cfg.IAID}
 			}
@@ -279,7 +294,7 @@ func (u *Uplink) expire() {
 		ia.retiring = slices.DeleteFunc(kept, func(h lease.IA) bool { return !h.Retiring })
 	}
 	if !u.holds(now) {
-		u.server = nil
+		u.server, u.dns, u.search, u.reconf = nil, nil, nil, nil
 	}
 	u.armExpiry(now)
 	u.save()
@@ -318,6 +333,7 @@ func (u *Uplink) save() {
 	}
 	if l.IAs != nil {
 		l.ServerID = u.server
+		l.DNSServers, l.DomainSearch, l.Reconfigure = u.dns, u.search, u.reconf
 	}
 	u.env.SaveLease(u.cfg.Uplink.Name, l)
 }
@@ -403,4 +419,18 @@ func seconds(d time.Duration) uint32 {
 		return dhcp6.Infinity
 	}
 	return uint32(d / time.Second)
+}
+
+// iaConfigs returns the uplink's IAs: its IA_PDs, then its IA_NA if it
+// asks for an address.
+func iaConfigs(u *config.Uplink) []*config.IA {
+	if u.Address == nil {
+		return u.IAs
+	}
+	return append(slices.Clone(u.IAs), u.Address)
+}
+
+// newIAState returns the state of IA c of uplink u, holding nothing.
+func newIAState(u *config.Uplink, c *config.IA) *iaState {
+	return &iaState{cfg: c, held: lease.IA{IAID: c.IAID, NA: c == u.Address}, na: c == u.Address}
 }

@@ -40,41 +40,60 @@ func (st *uplinkState) statusToPB() *pb.InterfaceStatus {
 	if !s.LastRepair.IsZero() {
 		out.LastRepairUnixMs = s.LastRepair.UnixMilli()
 	}
+	for _, a := range s.DNSServers {
+		out.DnsServers = append(out.DnsServers, a.String())
+	}
+	out.DomainSearch, out.ReconfigureKey = s.DomainSearch, s.ReconfigureKey
+	if s.KernelError != "" {
+		out.KernelError, out.KernelErrorUnixMs = s.KernelError, s.KernelErrorAt.UnixMilli()
+	}
 	if !st.sockOK && st.sockErr != "" {
 		out.SocketError, out.SocketRetryUnixMs = st.sockErr, st.sockRetry
 	}
 	for i, ia := range s.IAs {
-		is := &pb.IAStatus{Index: uint32(i), Iaid: ia.IAID}
-		if ia.Prefix.IsValid() {
-			is.Prefix = ia.Prefix.String()
-			is.PreferredUntilUnixMs = ms(ia.PreferredEnd)
-			is.ValidUntilUnixMs = ms(ia.ValidEnd)
-			// One server serves the uplink; its T1/T2 are the earliest
-			// of the IAs'.
-			out.ServerId = ia.Server
-			if t := ms(ia.T1); t > 0 && (out.T1UnixMs == 0 || t < out.T1UnixMs) {
-				out.T1UnixMs = t
-			}
-			if t := ms(ia.T2); t > 0 && (out.T2UnixMs == 0 || t < out.T2UnixMs) {
-				out.T2UnixMs = t
-			}
-		}
-		for _, d := range ia.Downstreams {
-			is.Downstreams = append(is.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
-		}
-		for _, e := range ia.Unfit {
-			is.Unfit = append(is.Unfit, e.Name)
-		}
-		for _, r := range ia.Retiring {
-			rp := &pb.RetiringPrefix{Prefix: r.Prefix.String(), ValidUntilUnixMs: ms(r.ValidEnd)}
-			for _, d := range r.Downstreams {
-				rp.Downstreams = append(rp.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
-			}
-			is.Retiring = append(is.Retiring, rp)
-		}
-		out.Ias = append(out.Ias, is)
+		out.Ias = append(out.Ias, iaStatusToPB(out, i, ia))
+	}
+	if a := s.Address; a != nil {
+		out.Addresses = append(out.Addresses, iaStatusToPB(out, 0, *a))
 	}
 	return out
+}
+
+// iaStatusToPB converts one IA's status; the server and the earliest T1
+// and T2 go to out, the uplink's.
+func iaStatusToPB(out *pb.InterfaceStatus, i int, ia IAStatus) *pb.IAStatus {
+	is := &pb.IAStatus{Index: uint32(i), Iaid: ia.IAID}
+	if ia.Prefix.IsValid() {
+		is.Prefix = ia.Prefix.String()
+		is.PreferredUntilUnixMs = ms(ia.PreferredEnd)
+		is.ValidUntilUnixMs = ms(ia.ValidEnd)
+		// One server serves the uplink; its T1/T2 are the earliest
+		// of the IAs'.
+		out.ServerId = ia.Server
+		if t := ms(ia.T1); t > 0 && (out.T1UnixMs == 0 || t < out.T1UnixMs) {
+			out.T1UnixMs = t
+		}
+		if t := ms(ia.T2); t > 0 && (out.T2UnixMs == 0 || t < out.T2UnixMs) {
+			out.T2UnixMs = t
+		}
+	}
+	for _, d := range ia.Downstreams {
+		is.Downstreams = append(is.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
+	}
+	for _, e := range ia.Unfit {
+		is.Unfit = append(is.Unfit, e.Name)
+	}
+	if ia.Excluded.IsValid() {
+		is.Excluded = ia.Excluded.String()
+	}
+	for _, r := range ia.Retiring {
+		rp := &pb.RetiringPrefix{Prefix: r.Prefix.String(), ValidUntilUnixMs: ms(r.ValidEnd)}
+		for _, d := range r.Downstreams {
+			rp.Downstreams = append(rp.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
+		}
+		is.Retiring = append(is.Retiring, rp)
+	}
+	return is
 }
 
 // ms returns t as Unix milliseconds, the zero time (infinity) as -1.

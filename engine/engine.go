@@ -102,10 +102,11 @@ type engine struct {
 
 func parentRules() imsg.Rules {
 	return imsg.Rules{
-		uint32(pb.Type_TYPE_RELOAD):    {New: func() imsg.Payload { return new(pb.Config) }},
-		uint32(pb.Type_TYPE_LOG_LEVEL): {New: func() imsg.Payload { return new(pb.LogLevel) }},
-		uint32(pb.Type_TYPE_LOG_STATS): {New: func() imsg.Payload { return new(pb.Empty) }},
-		uint32(pb.Type_TYPE_RELEASE):   {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_RELOAD):       {New: func() imsg.Payload { return new(pb.Config) }},
+		uint32(pb.Type_TYPE_LOG_LEVEL):    {New: func() imsg.Payload { return new(pb.LogLevel) }},
+		uint32(pb.Type_TYPE_LOG_STATS):    {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_RELEASE):      {New: func() imsg.Payload { return new(pb.Empty) }},
+		uint32(pb.Type_TYPE_KERNEL_ERROR): {New: func() imsg.Payload { return new(pb.KernelError) }},
 	}
 }
 
@@ -122,6 +123,10 @@ func (e *engine) fromParent(m *imsg.Message) error {
 		e.send(e.parent, pb.Type_TYPE_RELOAD_DONE, &pb.Empty{})
 	case *pb.LogLevel:
 		e.level.Set(logging.Level(int(p.Verbosity)))
+	case *pb.KernelError:
+		if st := e.uplinks[p.Uplink]; st != nil {
+			st.fsm.KernelError(p.Error)
+		}
 	case *pb.Empty:
 		if m.Type == pb.Type_TYPE_RELEASE {
 			e.release()
@@ -177,16 +182,17 @@ func (e *engine) apply(c *pb.Config) error {
 	}
 	for _, u := range cfg.Uplinks {
 		ucfg := UplinkConfig{
-			Uplink:           u,
-			RapidCommit:      cfg.RapidCommit,
-			SolicitDelay:     cfg.SolicitDelay,
-			HostPart:         cfg.HostPart,
-			UnreachableRoute: cfg.UnreachableRoute,
-			ClientID:         e.duid,
+			Uplink:            u,
+			RapidCommit:       cfg.RapidCommit,
+			SolicitDelay:      cfg.SolicitDelay,
+			HostPart:          cfg.HostPart,
+			UnreachableRoute:  cfg.UnreachableRoute,
+			ClientID:          e.duid,
+			ReconfigureAccept: cfg.ReconfigureAccept,
 		}
 		if s := e.uplinks[u.Name]; s != nil {
 			s.plug.up, s.plug.down = u.UpDelay, u.DownDelay
-			s.fsm.Reconfigure(ucfg)
+			s.fsm.Reload(ucfg)
 			continue
 		}
 		var held lease.Lease

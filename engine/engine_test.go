@@ -35,8 +35,8 @@ func TestLinkUsable(t *testing.T) {
 
 func TestCounts(t *testing.T) {
 	got := counts(map[dhcp6.MessageType]uint64{dhcp6.Solicit: 2, dhcp6.Reply: 1})
-	if got != "REPLY=1,SOLICIT=2" {
-		t.Errorf("counts = %q, want REPLY=1,SOLICIT=2", got)
+	if got != "REPLY:1,SOLICIT:2" {
+		t.Errorf("counts = %q, want REPLY:1,SOLICIT:2", got)
 	}
 	if got := counts(map[DropReason]uint64{}); got != "" {
 		t.Errorf("counts of nothing = %q, want empty", got)

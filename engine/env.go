@@ -44,6 +44,9 @@ type Transmit struct {
 	ServerID    []byte // Request, Renew, Release only
 	IAs         []TransmitIA
 	RapidCommit bool // Solicit only
+	// ReconfigureAccept asks for a Reconfigure Accept option (RFC 8415
+	// section 21.20).
+	ReconfigureAccept bool
 }
 
 // TransmitIA is one IA_PD to put in a message, with one IA_PREFIX: the hint
@@ -53,6 +56,9 @@ type TransmitIA struct {
 	Prefix    netip.Prefix
 	Preferred uint32 // 0 in Solicit/Request hints
 	Valid     uint32
+	// NA: an IA_NA whose IA Address is Prefix's address (a /128), none
+	// when it is ::; not an IA_PD.
+	NA bool
 }
 
 // Address is one downstream address of an IA.
@@ -81,6 +87,9 @@ const (
 	EventExpire   = "EXPIRE"
 	EventLinkUp   = "LINK_UP"
 	EventLinkDown = "LINK_DOWN"
+	// EventInform: an Information-request a Reconfigure asked for was
+	// answered; the DNS options may have changed.
+	EventInform = "INFORM"
 )
 
 // Event is a lease or link event with what the uplink holds before and
@@ -93,8 +102,14 @@ type Event struct {
 
 	Prefixes, OldPrefixes       []lease.IA
 	Downstreams, OldDownstreams []Downstream
+	// The uplink's own addresses from its IA_NA.
+	Addresses, OldAddresses []lease.IA
 
 	// Link events only: "up", "down" or "error" (link gone), as ifplugd's
 	// IFPLUGD_PREVIOUS and IFPLUGD_CURRENT.
 	LinkPrevious, LinkCurrent string
+
+	// The DNS servers and search list of the lease (RFC 3646).
+	DNSServers   []netip.Addr
+	DomainSearch []string
 }

@@ -20,9 +20,10 @@ func (e *engine) send(ch *imsg.Channel, t pb.Type, m proto.Message) {
 }
 
 func (e *engine) Transmit(t Transmit) {
-	m := &pb.Transmit{Uplink: t.Uplink, Type: uint32(t.Type), Xid: t.XID[:], Elapsed: uint32(t.Elapsed), ServerId: t.ServerID, RapidCommit: t.RapidCommit}
+	m := &pb.Transmit{Uplink: t.Uplink, Type: uint32(t.Type), Xid: t.XID[:], Elapsed: uint32(t.Elapsed), ServerId: t.ServerID,
+		RapidCommit: t.RapidCommit, ReconfigureAccept: t.ReconfigureAccept}
 	for _, ia := range t.IAs {
-		m.Ias = append(m.Ias, &pb.TransmitIA{Iaid: ia.IAID, Prefix: ia.Prefix.Addr().AsSlice(), PrefixLen: uint32(ia.Prefix.Bits()), Preferred: ia.Preferred, Valid: ia.Valid})
+		m.Ias = append(m.Ias, &pb.TransmitIA{Iaid: ia.IAID, Prefix: ia.Prefix.Addr().AsSlice(), PrefixLen: uint32(ia.Prefix.Bits()), Preferred: ia.Preferred, Valid: ia.Valid, Na: ia.NA})
 	}
 	e.send(e.frontend, pb.Type_TYPE_TRANSMIT, m)
 }
@@ -48,7 +49,9 @@ func (e *engine) RemoveRoute(r Route) { e.send(e.parent, pb.Type_TYPE_REMOVE_ROU
 func (e *engine) Event(ev Event) {
 	m := &pb.Event{Uplink: ev.Uplink, Kind: ev.Kind, State: ev.State, Server: ev.Server,
 		LinkPrevious: ev.LinkPrevious, LinkCurrent: ev.LinkCurrent,
-		Prefixes: pb.LeaseToPB(lease.Lease{IAs: ev.Prefixes}).Ias, OldPrefixes: pb.LeaseToPB(lease.Lease{IAs: ev.OldPrefixes}).Ias}
+		Prefixes: pb.LeaseToPB(lease.Lease{IAs: ev.Prefixes}).Ias, OldPrefixes: pb.LeaseToPB(lease.Lease{IAs: ev.OldPrefixes}).Ias,
+		DnsServers: pb.AddrsToPB(ev.DNSServers), DomainSearch: ev.DomainSearch,
+		Addresses: pb.LeaseToPB(lease.Lease{IAs: ev.Addresses}).Ias, OldAddresses: pb.LeaseToPB(lease.Lease{IAs: ev.OldAddresses}).Ias}
 	for _, d := range ev.Downstreams {
 		m.Downstreams = append(m.Downstreams, &pb.Downstream{Ifname: d.Ifname, Address: d.Addr.String()})
 	}

@@ -97,9 +97,18 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 		Type:        k.message(),
 		XID:         [3]byte{byte(v >> 16), byte(v >> 8), byte(v)},
 		RapidCommit: k == solicitExchange && u.cfg.RapidCommit,
+		// RFC 8415 section 18.2.1 and following: in Solicit, Request,
+		// Renew and Rebind, when the client accepts Reconfigure.
+		ReconfigureAccept: u.cfg.ReconfigureAccept && k != releaseExchange,
 	}
-	if k == requestExchange || k == renewExchange || k == releaseExchange {
+	if k == requestExchange || k == renewExchange || k == releaseExchange || k == informExchange {
+		// RFC 8415 section 18.2.6: an Information-request in answer to a
+		// Reconfigure names its server.
 		t.ServerID = u.server
+	}
+	if k == informExchange {
+		t.ReconfigureAccept = false
+		return t // no IA options (section 18.2.6)
 	}
 	for _, ia := range u.ias {
 		if k == releaseExchange && len(ia.all()) == 0 {
@@ -125,16 +134,16 @@ func (u *Uplink) message(k exchangeKind, offered map[uint32]netip.Prefix) Transm
 			if p.Bits() > limit {
 				p = netip.PrefixFrom(p.Addr(), ia.cfg.HintLen).Masked()
 			}
-			t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
+			t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p, NA: ia.na})
 			continue
 		}
-		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p})
+		t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: p, NA: ia.na})
 		// Every prefix assigned to the IA goes with it (RFC 8415 sections
 		// 18.2.4, 18.2.5, 18.2.7): the retiring ones follow, one
 		// TransmitIA each, which the frontend puts in the same IA_PD.
 		for _, r := range ia.retiring {
 			if r.Prefix != p {
-				t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: r.Prefix})
+				t.IAs = append(t.IAs, TransmitIA{IAID: ia.cfg.IAID, Prefix: r.Prefix, NA: ia.na})
 			}
 		}
 	}

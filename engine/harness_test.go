@@ -108,6 +108,8 @@ func newHarness(t *testing.T, modify func(*options)) *harness {
 		SolicitDelay:     &zero,
 		UnreachableRoute: true,
 		ClientID:         []byte(clientDUID),
+		// The daemon's default (internal/config).
+		ReconfigureAccept: true,
 	}}
 	if modify != nil {
 		modify(&o)

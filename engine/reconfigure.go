@@ -1,106 +1,93 @@
 package engine
 
 import (
-	"slices"
+	"bytes"
 	"time"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/config"
-	"github.com/dhcp6leased/dhcp6leased/internal/lease"
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 )
 
-// Reconfigure applies a reloaded configuration of the same uplink (SPEC
-// 11). IAs are matched by IAID, which the config derives from the uplink's
-// name and the IA's position, so an IA that stays keeps what it holds.
-// Downstreams that left the plan lose their addresses, new ones get theirs,
-// and the rest are not touched: a reload that changes nothing of this
-// uplink sends no packet and changes nothing in the kernel. A new exchange
-// starts only when the held prefixes cannot carry the new plan: an IA that
-// holds nothing, or a required length shorter than the held prefix's.
-func (u *Uplink) Reconfigure(cfg UplinkConfig) {
-	if SameUplinkConfig(u.cfg, cfg) {
-		u.cfg = cfg
+// A server that gave the client a Reconfigure Key (RFC 8415 section 20.4)
+// may tell it to Renew, Rebind or ask for information now: an ISP about to
+// renumber, or with new DNS servers. Only a Reconfigure the key
+// authenticates, with a replay detection value above every one before it,
+// counts; everything else is dropped and counted (section 18.2.11).
+
+// reconfigure handles a Reconfigure decoded from wire.
+func (u *Uplink) reconfigure(wire []byte, m *dhcp6.Message) {
+	if reason := u.checkReconfigure(wire, m); reason != "" {
+		u.drop(reason, m, "replay", m.Auth.ReplayDetection)
 		return
 	}
-	now := time.Now()
-	before := u.placements()
-	oldRoutes := u.routes()
-
-	ias := make([]*iaState, 0, len(cfg.Uplink.IAs))
-	needExchange := false
-	for _, c := range cfg.Uplink.IAs {
-		ia := &iaState{cfg: c, held: lease.IA{IAID: c.IAID}}
-		if i := slices.IndexFunc(u.ias, func(o *iaState) bool { return o.cfg.IAID == c.IAID }); i >= 0 {
-			ia.held, ia.retiring, ia.hint = u.ias[i].held, u.ias[i].retiring, u.ias[i].hint
-		}
-		if !ia.held.Prefix.IsValid() || ia.held.Prefix.Bits() > c.RequiredLen {
-			needExchange = true
-		}
-		ias = append(ias, ia)
-	}
-	removedIA := slices.ContainsFunc(u.ias, func(o *iaState) bool {
-		return len(o.all()) > 0 && !slices.ContainsFunc(ias, func(n *iaState) bool { return n.cfg.IAID == o.cfg.IAID })
-	})
-	u.cfg, u.ias = cfg, ias
-
-	after := u.placements()
-	for _, a := range before {
-		if !slices.ContainsFunc(after, a.sameAddress) {
-			u.env.RemoveAddress(a.removal())
-		}
-	}
-	for _, a := range after {
-		if !slices.ContainsFunc(before, a.sameAddress) {
-			u.env.SetAddress(a)
-		}
-	}
-	newRoutes := u.routes()
-	for _, r := range oldRoutes {
-		if !slices.Contains(newRoutes, r) {
-			u.env.RemoveRoute(r)
-		}
-	}
-	for _, r := range newRoutes {
-		if !slices.Contains(oldRoutes, r) {
-			u.env.SetRoute(r)
-		}
-	}
-	if removedIA {
-		u.save()
-	}
-	u.armExpiry(now)
-	if needExchange && u.state != StateDown {
-		u.log.Info("reload: the plan needs new prefixes")
-		u.solicit()
+	// Section 20.3: the value seen is the one to beat from now on, also
+	// after a restart.
+	u.reconf.Replay = m.Auth.ReplayDetection
+	u.save()
+	kind := dhcp6.MessageType(m.ReconfMsg)
+	u.log.Info("reconfigure from the server", "do", kind, "replay", m.Auth.ReplayDetection)
+	switch kind {
+	case dhcp6.Renew:
+		u.stopRenewal()
+		u.renew()
+	case dhcp6.Rebind:
+		u.rebind()
+	default:
+		u.inform()
 	}
 }
 
-// Remove stops the uplink for good and removes every address and route it
-// configured: its uplink left the configuration (SPEC 11). The lease file
-// stays, as after a shutdown.
-func (u *Uplink) Remove() {
-	u.Stop()
-	for _, a := range u.placements() {
-		u.env.RemoveAddress(a.removal())
+// checkReconfigure returns why a Reconfigure must be dropped, or "". The
+// order keeps the cheap and the public checks first, and the replay check
+// after the digest, so that no unauthenticated message moves the counter.
+func (u *Uplink) checkReconfigure(wire []byte, m *dhcp6.Message) DropReason {
+	switch {
+	case !u.cfg.ReconfigureAccept || u.reconf == nil || !u.holds(time.Now()):
+		return DropReconfigureNoKey
+	case m.ClientID == nil:
+		return DropNoClientID
+	case !bytes.Equal(m.ClientID, u.cfg.ClientID):
+		return DropClientIDBad
+	case len(m.ServerIDs) == 0:
+		return DropNoServerID
+	case len(m.ServerIDs) > 1:
+		return DropTwoServerIDs
+	case !bytes.Equal(m.ServerIDs[0], u.server):
+		return DropServerIDBad
 	}
-	for _, r := range u.routes() {
-		u.env.RemoveRoute(r)
+	switch dhcp6.MessageType(m.ReconfMsg) {
+	case dhcp6.Renew, dhcp6.Rebind, dhcp6.InformationRequest:
+	default:
+		return DropReconfigureMessage
 	}
+	if err := m.VerifyReconfigure(wire, u.reconf.Key); err != nil {
+		return DropReconfigureAuth
+	}
+	if m.Auth.ReplayDetection <= u.reconf.Replay {
+		return DropReconfigureReplay
+	}
+	if u.ex != nil || u.state != StateBound {
+		// Section 18.2.11: discarded while a transaction is in progress.
+		// Checked last, so that a forged or replayed message is counted
+		// as what it is whatever the client is doing (a replay sent
+		// right behind the genuine Reconfigure meets its Renew).
+		return DropReconfigureBusy
+	}
+	return ""
 }
 
-// SameUplinkConfig reports whether a reload leaves an uplink's lease
-// handling as it was: then the engine changes nothing but the link-plug
-// delays.
-func SameUplinkConfig(a, b UplinkConfig) bool {
-	return a.RapidCommit == b.RapidCommit && a.HostPart == b.HostPart &&
-		a.UnreachableRoute == b.UnreachableRoute && slices.Equal(a.ClientID, b.ClientID) &&
-		sameDelay(a.SolicitDelay, b.SolicitDelay) &&
-		slices.EqualFunc(a.Uplink.IAs, b.Uplink.IAs, sameIA)
+// inform asks the server for its information only (RFC 8415 section
+// 18.2.6), as a Reconfigure with msg-type Information-request says; the
+// lease and its timers go on meanwhile.
+func (u *Uplink) inform() {
+	u.begin(informExchange, nil, 0)
 }
 
-func sameDelay(a, b *time.Duration) bool {
-	return a == nil && b == nil || a != nil && b != nil && *a == *b
-}
-
-func sameIA(a, b *config.IA) bool {
-	return a.IAID == b.IAID && a.RequiredLen == b.RequiredLen && a.HintLen == b.HintLen && slices.Equal(a.Entries, b.Entries)
+// informed takes the Reply to an Information-request: the DNS options,
+// then back to Bound.
+func (u *Uplink) informed(m *dhcp6.Message) {
+	u.takeOptions(m)
+	u.stopExchange()
+	u.save()
+	held, downs := u.snapshot()
+	u.event(EventInform, held, downs)
 }

@@ -35,6 +35,7 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 	}
 
 	now := time.Now()
+	u.kernelErr = "" // the plan is applied again: the parent says if it fails again
 	k := u.ex.kind
 	renewing := k == renewExchange || k == rebindExchange || k == rebootExchange
 	oldHeld, oldDowns := u.snapshot()
@@ -62,7 +63,13 @@ func (u *Uplink) reply(m *dhcp6.Message, ias map[uint32]*dhcp6.IAPD) {
 	}
 
 	if needRequest || len(refreshed) > 0 {
+		if !bytes.Equal(u.server, m.ServerIDs[0]) {
+			u.reconf = nil // another server's key authenticates nothing of this one's
+		}
 		u.server = bytes.Clone(m.ServerIDs[0])
+	}
+	if len(refreshed) > 0 {
+		u.takeOptions(m)
 	}
 	if changed || len(refreshed) > 0 {
 		u.armExpiry(now)
@@ -126,4 +133,22 @@ func statusOf(s *dhcp6.Status) dhcp6.StatusCode {
 		return dhcp6.StatusSuccess
 	}
 	return s.Code
+}
+
+// takeOptions keeps what a Reply that bound says besides the leases: the
+// DNS servers and search list (RFC 3646; absent means none now), and a
+// Reconfigure Key when it brings one (RFC 8415 section 20.4.1: the server
+// sends it once, in the Reply that binds). A search list that does not
+// decode is counted and ignored; the prefixes do not depend on it.
+func (u *Uplink) takeOptions(m *dhcp6.Message) {
+	u.dns = slices.Clone(m.DNSServers)
+	search, err := m.SearchList()
+	if err != nil {
+		u.drop(DropDomainList, m, "err", err)
+		search = nil
+	}
+	u.search = search
+	if key, err := m.ReconfigureKey(); err == nil {
+		u.reconf = &lease.ReconfigureKey{Key: key, Replay: m.Auth.ReplayDetection}
+	}
 }

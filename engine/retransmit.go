@@ -19,6 +19,9 @@ const (
 	// for addresses (SPEC 6, Rebooting).
 	rebootExchange
 	releaseExchange
+	// informExchange is the Information-request a Reconfigure asks for
+	// (RFC 8415 section 18.2.11): it refreshes the DNS options only.
+	informExchange
 )
 
 // message returns the type of the message the exchange sends.
@@ -32,6 +35,8 @@ func (k exchangeKind) message() dhcp6.MessageType {
 		return dhcp6.Renew
 	case releaseExchange:
 		return dhcp6.Release
+	case informExchange:
+		return dhcp6.InformationRequest
 	}
 	return dhcp6.Rebind
 }
@@ -55,6 +60,8 @@ const (
 	rebMaxRT    = 600 * time.Second
 	relTimeout  = 1 * time.Second
 	relMaxRC    = 4
+	infTimeout  = 1 * time.Second
+	infMaxRT    = 3600 * time.Second
 
 	// The range a server's SOL_MAX_RT option must be in to count (RFC 8415
 	// section 21.24).
@@ -90,6 +97,8 @@ func scheduleFor(k exchangeKind, solMax time.Duration) schedule {
 		return schedule{irt: rebTimeout, mrt: rebMaxRT}
 	case rebootExchange:
 		return schedule{irt: cnfTimeout, mrt: cnfMaxRT, mrd: cnfMaxRD}
+	case informExchange:
+		return schedule{irt: infTimeout, mrt: infMaxRT}
 	}
 	return schedule{irt: relTimeout, mrc: relMaxRC}
 }

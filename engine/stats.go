@@ -45,12 +45,13 @@ func (u *Uplink) Stats() Stats {
 	return s
 }
 
-// counts formats counters for a log line as NAME=N pairs joined by commas,
-// sorted by name: "REPLY=1,SOLICIT=2" (one log format, no Go map syntax).
+// counts formats counters for a log line as NAME:N pairs joined by commas,
+// sorted by name: "REPLY:1,SOLICIT:2" (one log format, no Go map syntax,
+// nothing the text handler must quote).
 func counts[K ~string | ~uint8](m map[K]uint64) string {
 	pairs := make([]string, 0, len(m))
 	for k, n := range m {
-		pairs = append(pairs, fmt.Sprintf("%v=%d", k, n))
+		pairs = append(pairs, fmt.Sprintf("%v:%d", k, n))
 	}
 	slices.Sort(pairs)
 	return strings.Join(pairs, ",")

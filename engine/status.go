@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/config"
@@ -19,6 +20,19 @@ type Status struct {
 	// last.
 	RepairedAddresses, RepairedRoutes uint64
 	LastRepair                        time.Time
+
+	DNSServers     []netip.Addr
+	DomainSearch   []string
+	ReconfigureKey bool // the server gave a Reconfigure Key
+
+	// Address is the IA_NA's ("request address"): Prefix is the uplink's
+	// address as a /128; nil when the uplink asks for none.
+	Address *IAStatus
+
+	// KernelError is the kernel's last refusal of an address or route of
+	// the plan since the plan was last applied, and when; "" when none.
+	KernelError   string
+	KernelErrorAt time.Time
 }
 
 // IAStatus is one configured IA_PD. Times are wall clock; a zero time is
@@ -35,6 +49,7 @@ type IAStatus struct {
 	Unfit       []config.Entry // downstream entries outside the delegated prefix (SPEC 5)
 
 	Retiring []RetiringStatus // earlier prefixes the server still grants, deprecated
+	Excluded netip.Prefix     // RFC 6603: the part of Prefix no downstream gets
 }
 
 // RetiringStatus is a prefix an IA is retiring: its addresses stay,
@@ -57,17 +72,33 @@ func (u *Uplink) Status() Status {
 			is.Prefix, is.Server = h.Prefix, bytes.Clone(u.server)
 			is.PreferredEnd, is.ValidEnd = after(h.Bound, preferred), after(h.Bound, valid)
 			is.T1, is.T2 = after(h.Bound, t1), after(h.Bound, t2)
-			is.Downstreams, is.Unfit = place(ia.cfg, h.Prefix, u.cfg.HostPart)
+			is.Downstreams, is.Unfit = u.place(ia, h)
+			is.Excluded = h.Excluded
 		}
 		for _, r := range ia.retiring {
 			_, valid := r.Remaining(r.Bound)
-			placed, _ := place(ia.cfg, r.Prefix, u.cfg.HostPart)
+			placed, _ := u.place(ia, r)
 			is.Retiring = append(is.Retiring, RetiringStatus{Prefix: r.Prefix, ValidEnd: after(r.Bound, valid), Downstreams: placed})
+		}
+		if ia.na {
+			is.Downstreams = nil // the uplink itself
+			s.Address = &is
+			continue
 		}
 		s.IAs = append(s.IAs, is)
 	}
 	s.RepairedAddresses, s.RepairedRoutes, s.LastRepair = u.repairs.addrCount, u.repairs.routeCount, u.repairs.last
+	s.DNSServers, s.DomainSearch, s.ReconfigureKey = slices.Clone(u.dns), slices.Clone(u.search), u.reconf != nil
+	s.KernelError, s.KernelErrorAt = u.kernelErr, u.kernelErrAt
 	return s
+}
+
+// KernelError records that the kernel refused an address or route of the
+// plan (the parent's words): the lease may be Bound while a LAN has no
+// address, which dhcp6leasectl must show. The next Reply applies the plan
+// again and clears it, or the parent reports the refusal again.
+func (u *Uplink) KernelError(msg string) {
+	u.kernelErr, u.kernelErrAt = msg, time.Now()
 }
 
 // after returns t+d, or the zero time for lease.Forever.

@@ -106,3 +106,23 @@ func TestDownstreamAppeared(t *testing.T) {
 		}
 	})
 }
+
+// A refusal the parent reports shows in the status until the next Reply
+// applies the plan again: Bound with no address on a LAN is not silent.
+func TestKernelError(t *testing.T) {
+	bubble(t, nil, func(h *harness) {
+		h.bind(serverA, grant1())
+		const refused = "add 2001:db8:1::1/64 on lan0: operation not permitted"
+		h.u.KernelError(refused)
+		if s := h.u.Status(); s.KernelError != refused || !s.KernelErrorAt.Equal(time.Now()) {
+			h.t.Errorf("status kernel error %q at %v, want %q now", s.KernelError, s.KernelErrorAt, refused)
+		}
+		h.run(100 * time.Second) // T1
+		renew := h.last(dhcp6.Renew)
+		h.u.receive(answer(dhcp6.Reply, renew, serverA, grant1()))
+		h.wantState(StateBound)
+		if s := h.u.Status(); s.KernelError != "" {
+			h.t.Errorf("kernel error %q after the Renew applied the plan again", s.KernelError)
+		}
+	})
+}

@@ -24,6 +24,9 @@ type UplinkConfig struct {
 	HostPart         netip.Addr // host bits of every downstream address; zero for ::1
 	UnreachableRoute bool       // install an unreachable route per delegated prefix (RFC 7084 WPD-5)
 	ClientID         []byte     // the client's DUID
+	// ReconfigureAccept: offer Reconfigure Accept and obey authenticated
+	// Reconfigure messages (RFC 8415 sections 18.2.11, 20.4).
+	ReconfigureAccept bool
 }
 
 // State is where an uplink's lease state machine is.
@@ -88,9 +91,19 @@ type Uplink struct {
 	// preferred lifetime 0 until a Reply refreshes them.
 	deprecated bool
 
+	// What the server's last Reply that bound said besides the leases:
+	// DNS (RFC 3646) and its Reconfigure Key (RFC 8415 section 20.4).
+	dns    []netip.Addr
+	search []string
+	reconf *lease.ReconfigureKey
+
 	stats   Stats
 	budget  logBudget
 	repairs repairs
+	// The kernel's last refusal of the plan (from the parent) since the
+	// plan was last applied, for dhcp6leasectl.
+	kernelErr   string
+	kernelErrAt time.Time
 }
 
 // NewUplink returns the state machine of cfg.Uplink, in state Down. held is
@@ -107,8 +120,8 @@ func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *U
 		stats: newStats(),
 	}
 	now := time.Now()
-	for _, c := range cfg.Uplink.IAs {
-		ia := &iaState{cfg: c, held: lease.IA{IAID: c.IAID}}
+	for _, c := range iaConfigs(cfg.Uplink) {
+		ia := newIAState(cfg.Uplink, c)
 		for _, h := range held.IAs {
 			if h.IAID != c.IAID || !h.Prefix.IsValid() {
 				continue
@@ -128,6 +141,7 @@ func NewUplink(cfg UplinkConfig, held lease.Lease, env Env, log *slog.Logger) *U
 	}
 	if u.holds(now) {
 		u.server = bytes.Clone(held.ServerID)
+		u.dns, u.search, u.reconf = held.DNSServers, held.DomainSearch, held.Reconfigure
 	}
 	u.restore()
 	u.armExpiry(now)
@@ -194,7 +208,7 @@ func (u *Uplink) released() {
 	for _, ia := range u.ias {
 		ia.held, ia.retiring = lease.IA{IAID: ia.cfg.IAID}, nil
 	}
-	u.server = nil
+	u.server, u.dns, u.search, u.reconf = nil, nil, nil, nil
 	u.save()
 	if done := u.onReleased; done != nil {
 		u.onReleased = nil
@@ -218,6 +232,12 @@ func (u *Uplink) Receive(b []byte) {
 		u.drop(decodeReason(err), nil, "err", err)
 		return
 	}
+	if m.Type == dhcp6.Reconfigure {
+		// Its digest covers the wire bytes, which only this call has.
+		u.stats.Received[m.Type]++
+		u.reconfigure(b, &m)
+		return
+	}
 	u.receive(&m)
 }
 
@@ -239,6 +259,8 @@ func (u *Uplink) receive(m *dhcp6.Message) {
 		// Whatever the status, the server has heard: done (RFC 8415
 		// section 18.2.10.2).
 		u.released()
+	case u.ex.kind == informExchange:
+		u.informed(m)
 	default:
 		u.reply(m, ias)
 	}

@@ -40,7 +40,7 @@ func TestSolicitTransmissions(t *testing.T) {
 			t.Fatalf("%d Solicits in 5 s, want 3", len(tx))
 		}
 		want := Transmit{
-			Uplink: "eth0", Type: dhcp6.Solicit, XID: tx[0].tx.XID, RapidCommit: true,
+			Uplink: "eth0", Type: dhcp6.Solicit, XID: tx[0].tx.XID, RapidCommit: true, ReconfigureAccept: true,
 			IAs: []TransmitIA{
 				// The plan needs a /63: the hint is the nibble's /60.
 				{IAID: iaid1, Prefix: netip.MustParsePrefix("::/60")},
@@ -148,7 +148,7 @@ func TestAdvertiseSelection(t *testing.T) {
 					t.Errorf("Request at %v, want %v", req.at, tt.wantAt)
 				}
 				want := Transmit{
-					Uplink: "eth0", Type: dhcp6.Request, XID: req.tx.XID, ServerID: []byte(tt.wantServer),
+					Uplink: "eth0", Type: dhcp6.Request, XID: req.tx.XID, ServerID: []byte(tt.wantServer), ReconfigureAccept: true,
 					IAs: []TransmitIA{{IAID: iaid1, Prefix: netip.MustParsePrefix(tt.wantPrefix)}},
 				}
 				if diff := cmp.Diff(want, req.tx, cmpCalls()); diff != "" {
@@ -534,7 +534,7 @@ func TestStatusCodes(t *testing.T) {
 			h.u.receive(answer(dhcp6.Reply, renew, serverA, withStatus(iapd(iaid1, 0, 0), dhcp6.StatusNoBinding)))
 			h.wantState(StateRequesting)
 			want := Transmit{
-				Uplink: "eth0", Type: dhcp6.Request, XID: h.last(dhcp6.Request).XID, ServerID: []byte(serverA),
+				Uplink: "eth0", Type: dhcp6.Request, XID: h.last(dhcp6.Request).XID, ServerID: []byte(serverA), ReconfigureAccept: true,
 				IAs: []TransmitIA{{IAID: iaid1, Prefix: netip.MustParsePrefix("2001:db8:1::/63")}},
 			}
 			if diff := cmp.Diff(want, h.last(dhcp6.Request), cmpCalls()); diff != "" {

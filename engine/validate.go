@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
@@ -20,6 +21,8 @@ const (
 	DropOptionOverrun DropReason = "option-overrun"
 	DropIAPDShort     DropReason = "ia-pd-short"
 	DropIAPrefixShort DropReason = "ia-prefix-short"
+	DropIANAShort     DropReason = "ia-na-short"
+	DropIAAddrShort   DropReason = "ia-addr-short"
 	DropOptionShort   DropReason = "option-short"
 	DropRelay         DropReason = "relay-message"
 	DropMalformed     DropReason = "malformed" // a decoding error of no known kind
@@ -41,6 +44,15 @@ const (
 	DropPrefixLen       DropReason = "prefix-length"      // one IA Prefix
 	DropPrefixLifetimes DropReason = "prefix-preferred-above-valid"
 	DropPrefixUnheld    DropReason = "prefix-unheld-valid-zero"
+	DropPrefixExclude   DropReason = "prefix-exclude-invalid" // one IA Prefix (RFC 6603)
+	DropDomainList      DropReason = "domain-list-invalid"    // the option only (RFC 3646)
+
+	// Reconfigure messages (RFC 8415 sections 18.2.11, 20.4).
+	DropReconfigureNoKey   DropReason = "reconfigure-no-key"  // not accepted, or no key from the server
+	DropReconfigureBusy    DropReason = "reconfigure-busy"    // an exchange is in progress
+	DropReconfigureMessage DropReason = "reconfigure-message" // no or another msg-type than Renew, Rebind, Information-request
+	DropReconfigureAuth    DropReason = "reconfigure-auth"    // no valid HMAC-MD5 with the key
+	DropReconfigureReplay  DropReason = "reconfigure-replay"  // replay detection not above the last seen
 )
 
 // decodeReason returns the drop reason for an error of Message.Unmarshal:
@@ -55,6 +67,10 @@ func decodeReason(err error) DropReason {
 		return DropIAPDShort
 	case errors.Is(err, dhcp6.ErrIAPrefixShort):
 		return DropIAPrefixShort
+	case errors.Is(err, dhcp6.ErrIANAShort):
+		return DropIANAShort
+	case errors.Is(err, dhcp6.ErrIAAddrShort):
+		return DropIAAddrShort
 	case errors.Is(err, dhcp6.ErrOptionShort):
 		return DropOptionShort
 	case errors.Is(err, dhcp6.ErrRelay):
@@ -102,9 +118,9 @@ func (u *Uplink) check(m *dhcp6.Message) DropReason {
 }
 
 // expects reports whether a message of m's type answers the exchange in
-// progress. Reconfigure never does: the client does not offer Reconfigure
-// Accept (RFC 8415 section 18.2.11). A Reply answers a Solicit only with
-// Rapid Commit on both sides (RFC 8415 section 18.2.1).
+// progress. A Reconfigure never does: it starts one (reconfigure.go). A
+// Reply answers a Solicit only with Rapid Commit on both sides (RFC 8415
+// section 18.2.1).
 func (u *Uplink) expects(m *dhcp6.Message) bool {
 	if u.ex == nil || u.ex.sent == 0 {
 		return false
@@ -127,11 +143,14 @@ func (u *Uplink) expects(m *dhcp6.Message) bool {
 // held one). Each discard is counted. Prefixes are returned masked to their
 // length.
 func (u *Uplink) usableIAs(m *dhcp6.Message) map[uint32]*dhcp6.IAPD {
-	ias := make(map[uint32]*dhcp6.IAPD, len(m.IAPDs))
-	for _, pd := range m.IAPDs {
+	ias := make(map[uint32]*dhcp6.IAPD, len(m.IAPDs)+len(m.IANAs))
+	all := slices.Concat(m.IAPDs, addressIAs(m.IANAs))
+	for i, pd := range all {
 		ia := u.ia(pd.IAID)
 		switch {
-		case ia == nil:
+		case ia == nil || ia.na != (i >= len(m.IAPDs)):
+			// Not ours, or an IA_NA where we asked for an IA_PD or the
+			// other way round.
 			u.drop(DropIAUnknown, m, iaidAttr(pd.IAID))
 			continue
 		case ias[pd.IAID] != nil:
@@ -157,6 +176,30 @@ func (u *Uplink) usableIAs(m *dhcp6.Message) map[uint32]*dhcp6.IAPD {
 	return ias
 }
 
+// addressIAs returns IA_NAs as IA_PDs whose prefixes are /128s, so that
+// one code path validates and binds both: an IA Address has the same
+// lifetimes, status and rules as an IA Prefix (RFC 8415 sections 21.6 and
+// 21.22). NoAddrsAvail stands as NoPrefixAvail.
+func addressIAs(nas []dhcp6.IANA) []dhcp6.IAPD {
+	var out []dhcp6.IAPD
+	for _, na := range nas {
+		pd := dhcp6.IAPD{IAID: na.IAID, T1: na.T1, T2: na.T2, Status: noAddrsAsNoPrefix(na.Status)}
+		for _, a := range na.Addresses {
+			pd.Prefixes = append(pd.Prefixes, dhcp6.IAPrefix{Preferred: a.Preferred, Valid: a.Valid,
+				PrefixLen: 128, Prefix: a.Address, Status: noAddrsAsNoPrefix(a.Status)})
+		}
+		out = append(out, pd)
+	}
+	return out
+}
+
+func noAddrsAsNoPrefix(s *dhcp6.Status) *dhcp6.Status {
+	if s != nil && s.Code == dhcp6.StatusNoAddrsAvail {
+		return &dhcp6.Status{Code: dhcp6.StatusNoPrefixAvail, Message: s.Message}
+	}
+	return s
+}
+
 // checkPrefix returns why p must be discarded from ia's IA_PD, or "".
 func (u *Uplink) checkPrefix(ia *iaState, p dhcp6.IAPrefix) DropReason {
 	switch {
@@ -166,6 +209,11 @@ func (u *Uplink) checkPrefix(ia *iaState, p dhcp6.IAPrefix) DropReason {
 		return DropPrefixLifetimes
 	case p.Valid == 0 && !ia.holdsPrefix(prefixOf(p)):
 		return DropPrefixUnheld
+	}
+	if _, _, err := p.Excluded(); err != nil {
+		// RFC 6603 section 4.2: without a valid exclusion the client cannot
+		// know which part it must not use, so the prefix goes.
+		return DropPrefixExclude
 	}
 	return ""
 }

@@ -54,7 +54,7 @@ func (f *frontend) readControl(c *net.UnixConn, out chan<- event) {
 	if !req.ReadOnly() {
 		uid, err := peerUID(c)
 		if err != nil || uid != 0 {
-			reply("permission denied")
+			reply(control.Refusal(req))
 			return
 		}
 	}

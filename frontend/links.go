@@ -33,6 +33,11 @@ type link struct {
 	closed    *atomic.Bool        // set before conn is closed: its reader's error is expected
 	addr      netip.Addr          // the address conn is bound to
 	asked     bool                // an OPEN_UDP is outstanding
+	// The engine's last message while an OPEN_UDP was outstanding, sent
+	// once the socket comes: `dhcp6leasectl request` asks for the socket
+	// and the exchange at once, and losing its first message to the race
+	// would cost the exchange its first retransmission timeout.
+	pending *pb.Transmit
 
 	// When the parent could not open the socket (another program holds
 	// port 546, say): the next attempt, after a backoff from 1 s doubling
@@ -44,6 +49,7 @@ type link struct {
 
 func (l *link) closeSocket() {
 	l.stopRetry()
+	l.pending = nil
 	if l.conn != nil {
 		l.closed.Store(true)
 		l.conn.Close()
@@ -107,6 +113,13 @@ func (f *frontend) isDownstream(name string) bool {
 		}
 	}
 	return false
+}
+
+// hasAddress reports whether name is an uplink with an IA_NA, whose
+// address the engine configures on it.
+func (f *frontend) hasAddress(name string) bool {
+	u := f.cfg.Uplink(name)
+	return u != nil && u.Address != nil
 }
 
 // configured reports whether the engine wants to hear of link l.
@@ -205,7 +218,7 @@ func (f *frontend) addrEvent(ev rtnl.Addr) {
 	if !ev.LinkLocal() {
 		// A global address gone from a downstream may be one the engine
 		// configured and someone else removed: it decides (drift).
-		if ev.Deleted && ev.Scope == unix.RT_SCOPE_UNIVERSE && f.isDownstream(l.name) {
+		if ev.Deleted && ev.Scope == unix.RT_SCOPE_UNIVERSE && (f.isDownstream(l.name) || f.hasAddress(l.name)) {
 			f.toEngine(pb.Type_TYPE_REMOVED, &pb.Removed{Ifname: l.name, Prefix: ev.Prefix.Addr().AsSlice(), PrefixLen: uint32(ev.Prefix.Bits())})
 		}
 		return
@@ -286,6 +299,8 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 		return
 	}
 	l.asked = false
+	pending := l.pending
+	l.pending = nil
 	if s.Error != "" {
 		f.retrySocket(l, s.Error)
 		return
@@ -301,6 +316,9 @@ func (f *frontend) udpSocket(s *pb.UDPSocket, file *os.File) {
 	f.log.Info("listening", "uplink", l.name, "address", l.addr)
 	go f.readUDP(l.name, l.index, l.conn, l.closed)
 	f.toEngine(pb.Type_TYPE_UPLINK_READY, &pb.UplinkReady{Uplink: l.name, Ifindex: int32(l.index), Ready: true})
+	if pending != nil {
+		f.transmit(pending)
+	}
 }
 
 // maxPacket bounds a DHCPv6 message the client reads.

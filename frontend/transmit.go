@@ -21,7 +21,12 @@ const serverPort = 547
 // the uplink.
 func (f *frontend) transmit(t *pb.Transmit) {
 	l := f.uplinkByName(t.Uplink)
-	if l == nil || l.conn == nil {
+	switch {
+	case l != nil && l.conn == nil && l.asked:
+		f.log.Debug("held until the socket is open", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type))
+		l.pending = t
+		return
+	case l == nil || l.conn == nil:
 		f.log.Debug("not sent: no socket", "uplink", t.Uplink, "type", dhcp6.MessageType(t.Type))
 		return
 	}
@@ -66,7 +71,7 @@ func sendTo(conn *os.File, b []byte, ifindex int) error {
 func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 	typ := dhcp6.MessageType(t.Type)
 	switch typ {
-	case dhcp6.Solicit, dhcp6.Request, dhcp6.Renew, dhcp6.Rebind, dhcp6.Release:
+	case dhcp6.Solicit, dhcp6.Request, dhcp6.Renew, dhcp6.Rebind, dhcp6.Release, dhcp6.InformationRequest:
 	default:
 		return nil, fmt.Errorf("engine asked to send %v", typ)
 	}
@@ -79,12 +84,21 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 	}
 	copy(m.TransactionID[:], t.Xid)
 	if typ != dhcp6.Release {
-		m.ORO = []dhcp6.OptionCode{dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
+		// The options a CE router uses: DNS for its LANs (RFC 3646),
+		// Prefix Exclude (RFC 6603 section 4.1: asked for in the ORO), and
+		// the Solicit and Information-request backoff caps (RFC 8415
+		// section 21.7: required).
+		m.ORO = []dhcp6.OptionCode{dhcp6.OptDNSServers, dhcp6.OptDomainList, dhcp6.OptPDExclude, dhcp6.OptSolMaxRT, dhcp6.OptInfMaxRT}
+		m.ReconfAccept = t.ReconfigureAccept
 	}
-	if len(t.ServerId) > 0 && (typ == dhcp6.Request || typ == dhcp6.Renew || typ == dhcp6.Release) {
+	if len(t.ServerId) > 0 && (typ == dhcp6.Request || typ == dhcp6.Renew || typ == dhcp6.Release || typ == dhcp6.InformationRequest) {
 		m.ServerIDs = [][]byte{t.ServerId}
 	}
 	for _, ia := range t.Ias {
+		if ia.Na {
+			appendAddress(&m, ia)
+			continue
+		}
 		p := dhcp6.IAPrefix{
 			Preferred: ia.Preferred,
 			Valid:     ia.Valid,
@@ -101,4 +115,19 @@ func buildMessage(t *pb.Transmit, duid []byte) ([]byte, error) {
 		m.IAPDs = append(m.IAPDs, dhcp6.IAPD{IAID: ia.Iaid, Prefixes: []dhcp6.IAPrefix{p}})
 	}
 	return m.Marshal()
+}
+
+// appendAddress adds ia, an IA_NA entry, to m: one IA_NA per IAID with an
+// IA Address option per address, none for :: (a Solicit without a hint),
+// as buildMessage does for IA_PDs.
+func appendAddress(m *dhcp6.Message, ia *pb.TransmitIA) {
+	addr := netip.AddrFrom16([16]byte(ia.Prefix))
+	n := len(m.IANAs)
+	if n == 0 || m.IANAs[n-1].IAID != ia.Iaid {
+		m.IANAs = append(m.IANAs, dhcp6.IANA{IAID: ia.Iaid})
+		n++
+	}
+	if !addr.IsUnspecified() {
+		m.IANAs[n-1].Addresses = append(m.IANAs[n-1].Addresses, dhcp6.IAAddress{Address: addr, Preferred: ia.Preferred, Valid: ia.Valid})
+	}
 }

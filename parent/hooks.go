@@ -167,6 +167,10 @@ func hookEnv(ev *pb.Event, at time.Time) []string {
 		"DHCP6LEASED_OLD_PREFIXES=" + prefixList(ev.OldPrefixes, at),
 		"DHCP6LEASED_DOWNSTREAMS=" + downstreamList(ev.Downstreams),
 		"DHCP6LEASED_OLD_DOWNSTREAMS=" + downstreamList(ev.OldDownstreams),
+		"DHCP6LEASED_DNS_SERVERS=" + addrList(ev.DnsServers),
+		"DHCP6LEASED_DOMAIN_SEARCH=" + strings.Join(ev.DomainSearch, " "),
+		"DHCP6LEASED_ADDRESSES=" + prefixList(ev.Addresses, at),
+		"DHCP6LEASED_OLD_ADDRESSES=" + prefixList(ev.OldAddresses, at),
 	}
 	if ev.LinkCurrent != "" {
 		env = append(env, "IFPLUGD_PREVIOUS="+ev.LinkPrevious, "IFPLUGD_CURRENT="+ev.LinkCurrent)
@@ -190,6 +194,14 @@ func lifetime(d time.Duration) string {
 		return "infinity"
 	}
 	return fmt.Sprint(int64(d / time.Second))
+}
+
+func addrList(bs [][]byte) string {
+	parts := make([]string, len(bs))
+	for i, a := range pb.AddrsFromPB(bs) {
+		parts[i] = a.String()
+	}
+	return strings.Join(parts, " ")
 }
 
 func downstreamList(ds []*pb.Downstream) string {

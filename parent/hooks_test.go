@@ -147,6 +147,9 @@ func TestHookEnv(t *testing.T) {
 		OldPrefixes:    pb.LeaseToPB(lease.Lease{IAs: []lease.IA{ia("2001:db8:1::/56", 50, 600)}}).Ias,
 		Downstreams:    []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:2::1/64"}, {Ifname: "lan1", Address: "2001:db8:2:1::1/64"}},
 		OldDownstreams: []*pb.Downstream{{Ifname: "lan0", Address: "2001:db8:1::1/64"}},
+		DnsServers:     pb.AddrsToPB([]netip.Addr{netip.MustParseAddr("2001:db8::53"), netip.MustParseAddr("2001:db8::54")}),
+		DomainSearch:   []string{"example.com", "lab.example.com"},
+		Addresses:      []*pb.LeaseIA{pb.LeaseIAToPB(ia("2001:db8:0:1::5/128", 300, 600))},
 	}
 	want := []string{
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
@@ -158,6 +161,10 @@ func TestHookEnv(t *testing.T) {
 		"DHCP6LEASED_OLD_PREFIXES=2001:db8:1::/56,0,500",
 		"DHCP6LEASED_DOWNSTREAMS=lan0=2001:db8:2::1/64 lan1=2001:db8:2:1::1/64",
 		"DHCP6LEASED_OLD_DOWNSTREAMS=lan0=2001:db8:1::1/64",
+		"DHCP6LEASED_DNS_SERVERS=2001:db8::53 2001:db8::54",
+		"DHCP6LEASED_DOMAIN_SEARCH=example.com lab.example.com",
+		"DHCP6LEASED_ADDRESSES=2001:db8:0:1::5/128,200,500",
+		"DHCP6LEASED_OLD_ADDRESSES=",
 	}
 	if diff := cmp.Diff(want, hookEnv(ev, at)); diff != "" {
 		t.Errorf("lease event environment (-want +got):\n%s", diff)

@@ -34,6 +34,9 @@ const (
 	DefaultConfig   = "/etc/dhcp6leased.conf"
 	DefaultStateDir = "/var/lib/dhcp6leased"
 	DefaultUser     = "_dhcp6leased"
+	// DefaultGroup is the control socket's group (contrib/systemd's
+	// sysusers.d file creates it).
+	DefaultGroup = "dhcp6leasectl"
 )
 
 // detachedEnv marks the re-executed, detached parent so it does not detach
@@ -49,6 +52,7 @@ type Options struct {
 	StateDir   string
 	Socket     string
 	User       string
+	Group      string // of the control socket
 }
 
 // Main runs the parent until ctx ends (SIGTERM) or a child dies.
@@ -64,6 +68,10 @@ func Main(ctx context.Context, opts Options) error {
 		return checkOnly(cfg, opts.Verbose)
 	}
 	if _, err := sandbox.LookupUser(opts.User); err != nil {
+		return err
+	}
+	group, err := lookupSocketGroup(opts.Group)
+	if err != nil {
 		return err
 	}
 	if !opts.Foreground && os.Getenv(detachedEnv) == "" {
@@ -85,7 +93,7 @@ func Main(ctx context.Context, opts Options) error {
 	}
 	defer unlock()
 
-	d := &daemon{opts: opts, log: log, level: level, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event),
+	d := &daemon{opts: opts, group: group, log: log, level: level, cfg: cfg, pol: policy{cfg: cfg}, hooks: newHooks(log), last: make(map[string]*pb.Event),
 		fromFrontend: frontendRules(), fromEngine: engineRules()}
 	err = d.run(ctx)
 	if err != nil && !opts.Foreground {
@@ -148,6 +156,7 @@ func lock(path string) (func(), error) {
 // daemon is the running parent. Only the run goroutine touches it.
 type daemon struct {
 	opts  Options
+	group socketGroup // the control socket's
 	log   *slog.Logger
 	level *slog.LevelVar
 	cfg   *config.Config
@@ -194,9 +203,12 @@ func (d *daemon) run(ctx context.Context) error {
 	leases := leasesToPB(d.cfg, held)
 	d.cleanRoutes(held)
 
-	ctl, err := listenControl(d.opts.Socket)
+	ctl, err := listenControl(d.opts.Socket, d.group)
 	if err != nil {
 		return err
+	}
+	if d.group.gid < 0 {
+		d.log.Warn("control socket group does not exist: only root can use dhcp6leasectl", "group", d.group.name, "socket", d.opts.Socket)
 	}
 	defer os.Remove(d.opts.Socket)
 	defer ctl.Close()

@@ -17,6 +17,10 @@ var globalUnicast = netip.MustParsePrefix("2000::/3")
 // address space with one request.
 const minRouteLen = 16
 
+// excludedLen is the longest route piece allowed around an exclusion: RFC
+// 6603 exclusions number a link, a /64.
+const excludedLen = 64
+
 // policy is the parent's distrust of its children (SPEC 2): every kernel
 // change a child asks for is checked against the configuration before it
 // is made. It holds no state but the config, so a reload swaps it whole.
@@ -74,6 +78,9 @@ func (p policy) address(a *pb.Address) (netip.Prefix, error) {
 }
 
 func addressIn(cfg *config.Config, a *pb.Address) (netip.Prefix, error) {
+	if u := cfg.Uplink(a.Uplink); u != nil && u.Address != nil && u.Address.IAID == a.Iaid {
+		return uplinkAddressIn(a)
+	}
 	ia, err := findIA(cfg, a.Uplink, a.Iaid)
 	if err != nil {
 		return netip.Prefix{}, err
@@ -103,10 +110,27 @@ func addressIn(cfg *config.Config, a *pb.Address) (netip.Prefix, error) {
 	return pfx, nil
 }
 
+// uplinkAddressIn checks an address of an uplink's IA_NA: only on the
+// uplink itself, a /128, global unicast.
+func uplinkAddressIn(a *pb.Address) (netip.Prefix, error) {
+	pfx := netip.PrefixFrom(netip.AddrFrom16([16]byte(a.Address)), int(a.PrefixLen))
+	switch {
+	case a.Ifname != a.Uplink:
+		return netip.Prefix{}, fmt.Errorf("address %v: the IA_NA of %s is for %s, not %s", pfx, a.Uplink, a.Uplink, a.Ifname)
+	case a.PrefixLen != 128:
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: an IA_NA address is a /128", pfx, a.Ifname)
+	case !globalUnicast.Contains(pfx.Addr()):
+		return netip.Prefix{}, fmt.Errorf("address %v on %s: not global unicast", pfx, a.Ifname)
+	}
+	return pfx, nil
+}
+
 // route checks a request for the unreachable route of a delegated prefix:
 // it must be global unicast, masked, no shorter than minRouteLen and long
 // enough to be a prefix the IA can carry: at most as long as its longest
-// entry, since a longer one holds no sub-prefix of the plan.
+// entry, since a longer one holds no sub-prefix of the plan, or as a /64,
+// the length of the pieces that cover a delegated prefix around an RFC
+// 6603 exclusion.
 func (p policy) route(r *pb.Route) (netip.Prefix, error) {
 	return p.check(func(cfg *config.Config) (netip.Prefix, error) { return routeIn(cfg, r) })
 }
@@ -126,8 +150,8 @@ func routeIn(cfg *config.Config, r *pb.Route) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("route %v: not global unicast", pfx)
 	case pfx.Masked() != pfx:
 		return netip.Prefix{}, fmt.Errorf("route %v: host bits set", pfx)
-	case pfx.Bits() < minRouteLen || pfx.Bits() > longest:
-		return netip.Prefix{}, fmt.Errorf("route %v: IA_PD %#x on %s carries /%d to /%d", pfx, r.Iaid, r.Uplink, minRouteLen, longest)
+	case pfx.Bits() < minRouteLen || pfx.Bits() > max(longest, excludedLen):
+		return netip.Prefix{}, fmt.Errorf("route %v: IA_PD %#x on %s carries /%d to /%d", pfx, r.Iaid, r.Uplink, minRouteLen, max(longest, excludedLen))
 	}
 	return pfx, nil
 }

@@ -14,6 +14,7 @@ func testPolicy(t *testing.T) policy {
 	cfg, err := config.Parse(strings.NewReader(`
 request prefix delegation on up0 for { lan0 lan1/60 reserve }
 request prefix delegation on up1 for lan2
+request address on up1
 `), "test.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestPolicyAddress(t *testing.T) {
 	p := testPolicy(t)
 	up0 := p.cfg.Uplink("up0").IAs[0].IAID
 	up1 := p.cfg.Uplink("up1").IAs[0].IAID
+	na1 := p.cfg.Uplink("up1").Address.IAID
 	tests := []struct {
 		name string
 		req  *pb.Address
@@ -47,6 +49,11 @@ func TestPolicyAddress(t *testing.T) {
 		{"link-local", addrMsg("up0", up0, "lan0", "fe80::1/64"), false},
 		{"unique local", addrMsg("up0", up0, "lan0", "fd00:0:0:100::1/64"), false},
 		{"multicast", addrMsg("up0", up0, "lan0", "ff02:0:0:100::1/64"), false},
+		{"IA_NA address on its uplink", addrMsg("up1", na1, "up1", "2001:db8:0:1::5/128"), true},
+		{"IA_NA address on a downstream", addrMsg("up1", na1, "lan2", "2001:db8:0:1::5/128"), false},
+		{"IA_NA address as a /64", addrMsg("up1", na1, "up1", "2001:db8:0:1::5/64"), false},
+		{"IA_NA address link-local", addrMsg("up1", na1, "up1", "fe80::5/128"), false},
+		{"uplink without IA_NA", addrMsg("up0", na1, "up0", "2001:db8:0:1::5/128"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,9 @@ func (d *daemon) reload() error {
 		for _, ia := range u.IAs {
 			prev[u.Name] = append(prev[u.Name], config.PreviousIA{IAID: ia.IAID, Downstreams: ia.Downstreams()})
 		}
+		if a := u.Address; a != nil {
+			prev[u.Name] = append(prev[u.Name], config.PreviousIA{IAID: a.IAID, Address: true})
+		}
 	}
 	cfg.InheritIAIDs(prev)
 	var text bytes.Buffer

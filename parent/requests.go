@@ -139,6 +139,9 @@ func (d *daemon) address(set bool, a *pb.Address) {
 	}
 	if err != nil {
 		d.log.Error("address", "ifname", a.Ifname, "address", pfx, "set", set, "err", err)
+		if set {
+			d.kernelError(a.Uplink, fmt.Errorf("%s: %w", a.Ifname, err))
+		}
 		return
 	}
 	d.log.Debug("address", "ifname", a.Ifname, "address", pfx, "set", set, "preferred", a.Preferred, "valid", a.Valid)
@@ -160,7 +163,18 @@ func (d *daemon) route(set bool, r *pb.Route) {
 	}
 	if err != nil {
 		d.log.Error("unreachable route", "prefix", pfx, "set", set, "err", err)
+		if set {
+			d.kernelError(r.Uplink, err)
+		}
 	}
+}
+
+// kernelError tells the engine that the kernel refused what the plan of
+// uplink holds, so that dhcp6leasectl shows it beside the lease: Bound
+// with no address on the LAN is otherwise only a log line. A removal that
+// fails is not reported: what it would remove is not there.
+func (d *daemon) kernelError(uplink string, err error) {
+	d.send(d.en, pb.Type_TYPE_KERNEL_ERROR, &pb.KernelError{Uplink: uplink, Error: err.Error()})
 }
 
 func (d *daemon) send(ch *imsg.Channel, t pb.Type, m proto.Message) {

@@ -202,7 +202,7 @@ func previousIAs(leases map[string]lease.Lease) map[string][]config.PreviousIA {
 	for name, l := range leases {
 		for _, ia := range l.IAs {
 			if !ia.Retiring {
-				out[name] = append(out[name], config.PreviousIA{IAID: ia.IAID, Downstreams: ia.Downstreams})
+				out[name] = append(out[name], config.PreviousIA{IAID: ia.IAID, Downstreams: ia.Downstreams, Address: ia.NA})
 			}
 		}
 	}

@@ -338,11 +338,19 @@ type InterfaceStatus struct {
 	LinkExists bool `protobuf:"varint,13,opt,name=link_exists,json=linkExists,proto3" json:"link_exists,omitempty"`
 	// Router advertisements on the uplink: 0 unknown, 1 accepted, 2 dropped
 	// by the kernel (forwarding=1 with accept_ra below 2).
-	RouterAdvertisements int32 `protobuf:"varint,14,opt,name=router_advertisements,json=routerAdvertisements,proto3" json:"router_advertisements,omitempty"`
-	Forwarding           int32 `protobuf:"varint,15,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
-	AcceptRa             int32 `protobuf:"varint,16,opt,name=accept_ra,json=acceptRa,proto3" json:"accept_ra,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	RouterAdvertisements int32       `protobuf:"varint,14,opt,name=router_advertisements,json=routerAdvertisements,proto3" json:"router_advertisements,omitempty"`
+	Forwarding           int32       `protobuf:"varint,15,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
+	AcceptRa             int32       `protobuf:"varint,16,opt,name=accept_ra,json=acceptRa,proto3" json:"accept_ra,omitempty"`
+	DnsServers           []string    `protobuf:"bytes,17,rep,name=dns_servers,json=dnsServers,proto3" json:"dns_servers,omitempty"` // RFC 3646, from the last Reply
+	DomainSearch         []string    `protobuf:"bytes,18,rep,name=domain_search,json=domainSearch,proto3" json:"domain_search,omitempty"`
+	Addresses            []*IAStatus `protobuf:"bytes,19,rep,name=addresses,proto3" json:"addresses,omitempty"`                                  // IA_NA on the uplink: prefix is the address/128
+	ReconfigureKey       bool        `protobuf:"varint,20,opt,name=reconfigure_key,json=reconfigureKey,proto3" json:"reconfigure_key,omitempty"` // the server gave a Reconfigure Key
+	// The kernel's last refusal of an address or route of the plan since it
+	// was last applied, and when; empty and 0 otherwise.
+	KernelError       string `protobuf:"bytes,21,opt,name=kernel_error,json=kernelError,proto3" json:"kernel_error,omitempty"`
+	KernelErrorUnixMs int64  `protobuf:"varint,22,opt,name=kernel_error_unix_ms,json=kernelErrorUnixMs,proto3" json:"kernel_error_unix_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *InterfaceStatus) Reset() {
@@ -487,6 +495,48 @@ func (x *InterfaceStatus) GetAcceptRa() int32 {
 	return 0
 }
 
+func (x *InterfaceStatus) GetDnsServers() []string {
+	if x != nil {
+		return x.DnsServers
+	}
+	return nil
+}
+
+func (x *InterfaceStatus) GetDomainSearch() []string {
+	if x != nil {
+		return x.DomainSearch
+	}
+	return nil
+}
+
+func (x *InterfaceStatus) GetAddresses() []*IAStatus {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *InterfaceStatus) GetReconfigureKey() bool {
+	if x != nil {
+		return x.ReconfigureKey
+	}
+	return false
+}
+
+func (x *InterfaceStatus) GetKernelError() string {
+	if x != nil {
+		return x.KernelError
+	}
+	return ""
+}
+
+func (x *InterfaceStatus) GetKernelErrorUnixMs() int64 {
+	if x != nil {
+		return x.KernelErrorUnixMs
+	}
+	return 0
+}
+
 type IAStatus struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	Index                uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -497,6 +547,7 @@ type IAStatus struct {
 	Downstreams          []*Downstream          `protobuf:"bytes,6,rep,name=downstreams,proto3" json:"downstreams,omitempty"`
 	Unfit                []string               `protobuf:"bytes,7,rep,name=unfit,proto3" json:"unfit,omitempty"` // entries that do not fit a too-small prefix
 	Retiring             []*RetiringPrefix      `protobuf:"bytes,8,rep,name=retiring,proto3" json:"retiring,omitempty"`
+	Excluded             string                 `protobuf:"bytes,9,opt,name=excluded,proto3" json:"excluded,omitempty"` // RFC 6603: the prefix no downstream gets; empty when none
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -585,6 +636,13 @@ func (x *IAStatus) GetRetiring() []*RetiringPrefix {
 		return x.Retiring
 	}
 	return nil
+}
+
+func (x *IAStatus) GetExcluded() string {
+	if x != nil {
+		return x.Excluded
+	}
+	return ""
 }
 
 // RetiringPrefix is an earlier prefix of an IA that the server still grants
@@ -743,7 +801,7 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xc9\x04\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xc6\x06\n" +
 	"\x0fInterfaceStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
@@ -766,7 +824,14 @@ const file_control_proto_rawDesc = "" +
 	"\n" +
 	"forwarding\x18\x0f \x01(\x05R\n" +
 	"forwarding\x12\x1b\n" +
-	"\taccept_ra\x18\x10 \x01(\x05R\bacceptRa\"\xc6\x02\n" +
+	"\taccept_ra\x18\x10 \x01(\x05R\bacceptRa\x12\x1f\n" +
+	"\vdns_servers\x18\x11 \x03(\tR\n" +
+	"dnsServers\x12#\n" +
+	"\rdomain_search\x18\x12 \x03(\tR\fdomainSearch\x128\n" +
+	"\taddresses\x18\x13 \x03(\v2\x1a.dhcp6leased.imsg.IAStatusR\taddresses\x12'\n" +
+	"\x0freconfigure_key\x18\x14 \x01(\bR\x0ereconfigureKey\x12!\n" +
+	"\fkernel_error\x18\x15 \x01(\tR\vkernelError\x12/\n" +
+	"\x14kernel_error_unix_ms\x18\x16 \x01(\x03R\x11kernelErrorUnixMs\"\xe2\x02\n" +
 	"\bIAStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04iaid\x18\x02 \x01(\rR\x04iaid\x12\x16\n" +
@@ -775,7 +840,8 @@ const file_control_proto_rawDesc = "" +
 	"\x13valid_until_unix_ms\x18\x05 \x01(\x03R\x10validUntilUnixMs\x12>\n" +
 	"\vdownstreams\x18\x06 \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\vdownstreams\x12\x14\n" +
 	"\x05unfit\x18\a \x03(\tR\x05unfit\x12<\n" +
-	"\bretiring\x18\b \x03(\v2 .dhcp6leased.imsg.RetiringPrefixR\bretiring\"\x97\x01\n" +
+	"\bretiring\x18\b \x03(\v2 .dhcp6leased.imsg.RetiringPrefixR\bretiring\x12\x1a\n" +
+	"\bexcluded\x18\t \x01(\tR\bexcluded\"\x97\x01\n" +
 	"\x0eRetiringPrefix\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12-\n" +
 	"\x13valid_until_unix_ms\x18\x02 \x01(\x03R\x10validUntilUnixMs\x12>\n" +
@@ -820,14 +886,15 @@ var file_control_proto_depIdxs = []int32{
 	9,  // 4: dhcp6leased.imsg.InterfaceStats.received:type_name -> dhcp6leased.imsg.InterfaceStats.ReceivedEntry
 	10, // 5: dhcp6leased.imsg.InterfaceStats.drops:type_name -> dhcp6leased.imsg.InterfaceStats.DropsEntry
 	5,  // 6: dhcp6leased.imsg.InterfaceStatus.ias:type_name -> dhcp6leased.imsg.IAStatus
-	7,  // 7: dhcp6leased.imsg.IAStatus.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	6,  // 8: dhcp6leased.imsg.IAStatus.retiring:type_name -> dhcp6leased.imsg.RetiringPrefix
-	7,  // 9: dhcp6leased.imsg.RetiringPrefix.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	5,  // 7: dhcp6leased.imsg.InterfaceStatus.addresses:type_name -> dhcp6leased.imsg.IAStatus
+	7,  // 8: dhcp6leased.imsg.IAStatus.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	6,  // 9: dhcp6leased.imsg.IAStatus.retiring:type_name -> dhcp6leased.imsg.RetiringPrefix
+	7,  // 10: dhcp6leased.imsg.RetiringPrefix.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }

@@ -87,6 +87,9 @@ const (
 	// frontend -> engine: Removed, 0 fds. The kernel reported a global
 	// address of a downstream, or one of our unreachable routes, removed.
 	Type_TYPE_REMOVED Type = 28
+	// parent -> engine: the kernel refused an address or route the engine
+	// asked for; shown by dhcp6leasectl until the plan is applied again.
+	Type_TYPE_KERNEL_ERROR Type = 29
 )
 
 // Enum value maps for Type.
@@ -121,6 +124,7 @@ var (
 		26: "TYPE_RELEASE",
 		27: "TYPE_RELEASE_DONE",
 		28: "TYPE_REMOVED",
+		29: "TYPE_KERNEL_ERROR",
 	}
 	Type_value = map[string]int32{
 		"TYPE_UNSPECIFIED":      0,
@@ -152,6 +156,7 @@ var (
 		"TYPE_RELEASE":          26,
 		"TYPE_RELEASE_DONE":     27,
 		"TYPE_REMOVED":          28,
+		"TYPE_KERNEL_ERROR":     29,
 	}
 )
 
@@ -327,11 +332,15 @@ func (x *Config) GetLeases() map[string]*Lease {
 }
 
 type Lease struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ServerId      []byte                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	Ias           []*LeaseIA             `protobuf:"bytes,2,rep,name=ias,proto3" json:"ias,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	ServerId          []byte                 `protobuf:"bytes,1,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	Ias               []*LeaseIA             `protobuf:"bytes,2,rep,name=ias,proto3" json:"ias,omitempty"`
+	DnsServers        [][]byte               `protobuf:"bytes,3,rep,name=dns_servers,json=dnsServers,proto3" json:"dns_servers,omitempty"` // 16 bytes each (RFC 3646)
+	DomainSearch      []string               `protobuf:"bytes,4,rep,name=domain_search,json=domainSearch,proto3" json:"domain_search,omitempty"`
+	ReconfigureKey    []byte                 `protobuf:"bytes,5,opt,name=reconfigure_key,json=reconfigureKey,proto3" json:"reconfigure_key,omitempty"` // 16 bytes, or empty (RFC 8415 section 20.4)
+	ReconfigureReplay uint64                 `protobuf:"varint,6,opt,name=reconfigure_replay,json=reconfigureReplay,proto3" json:"reconfigure_replay,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Lease) Reset() {
@@ -378,6 +387,34 @@ func (x *Lease) GetIas() []*LeaseIA {
 	return nil
 }
 
+func (x *Lease) GetDnsServers() [][]byte {
+	if x != nil {
+		return x.DnsServers
+	}
+	return nil
+}
+
+func (x *Lease) GetDomainSearch() []string {
+	if x != nil {
+		return x.DomainSearch
+	}
+	return nil
+}
+
+func (x *Lease) GetReconfigureKey() []byte {
+	if x != nil {
+		return x.ReconfigureKey
+	}
+	return nil
+}
+
+func (x *Lease) GetReconfigureReplay() uint64 {
+	if x != nil {
+		return x.ReconfigureReplay
+	}
+	return 0
+}
+
 type LeaseIA struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Iaid          uint32                 `protobuf:"varint,1,opt,name=iaid,proto3" json:"iaid,omitempty"`
@@ -390,6 +427,9 @@ type LeaseIA struct {
 	T2            uint32                 `protobuf:"varint,8,opt,name=t2,proto3" json:"t2,omitempty"`
 	Retiring      bool                   `protobuf:"varint,9,opt,name=retiring,proto3" json:"retiring,omitempty"`       // an earlier prefix of the IA, deprecated until it ends
 	Downstreams   []string               `protobuf:"bytes,10,rep,name=downstreams,proto3" json:"downstreams,omitempty"` // the IA's downstream interfaces when bound
+	Excluded      []byte                 `protobuf:"bytes,11,opt,name=excluded,proto3" json:"excluded,omitempty"`       // 16 bytes, or empty: RFC 6603's excluded prefix
+	ExcludedLen   uint32                 `protobuf:"varint,12,opt,name=excluded_len,json=excludedLen,proto3" json:"excluded_len,omitempty"`
+	Na            bool                   `protobuf:"varint,13,opt,name=na,proto3" json:"na,omitempty"` // an IA_NA address on the uplink (prefix_len 128)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +532,27 @@ func (x *LeaseIA) GetDownstreams() []string {
 		return x.Downstreams
 	}
 	return nil
+}
+
+func (x *LeaseIA) GetExcluded() []byte {
+	if x != nil {
+		return x.Excluded
+	}
+	return nil
+}
+
+func (x *LeaseIA) GetExcludedLen() uint32 {
+	if x != nil {
+		return x.ExcludedLen
+	}
+	return 0
+}
+
+func (x *LeaseIA) GetNa() bool {
+	if x != nil {
+		return x.Na
+	}
+	return false
 }
 
 type OpenUDP struct {
@@ -797,6 +858,58 @@ func (x *UplinkReady) GetRetryUnixMs() int64 {
 
 // Removed is what the kernel reported removed: an address (ifname set, the
 // downstream it was on) or an unreachable route of ours (ifname empty).
+type KernelError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"` // "lan0: add address 2001:db8::1/64 on ifindex 3: ...: operation not permitted"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KernelError) Reset() {
+	*x = KernelError{}
+	mi := &file_imsg_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KernelError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KernelError) ProtoMessage() {}
+
+func (x *KernelError) ProtoReflect() protoreflect.Message {
+	mi := &file_imsg_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KernelError.ProtoReflect.Descriptor instead.
+func (*KernelError) Descriptor() ([]byte, []int) {
+	return file_imsg_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *KernelError) GetUplink() string {
+	if x != nil {
+		return x.Uplink
+	}
+	return ""
+}
+
+func (x *KernelError) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Removed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ifname        string                 `protobuf:"bytes,1,opt,name=ifname,proto3" json:"ifname,omitempty"`
@@ -808,7 +921,7 @@ type Removed struct {
 
 func (x *Removed) Reset() {
 	*x = Removed{}
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +933,7 @@ func (x *Removed) String() string {
 func (*Removed) ProtoMessage() {}
 
 func (x *Removed) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[9]
+	mi := &file_imsg_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +946,7 @@ func (x *Removed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Removed.ProtoReflect.Descriptor instead.
 func (*Removed) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{9}
+	return file_imsg_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Removed) GetIfname() string {
@@ -869,7 +982,7 @@ type Packet struct {
 
 func (x *Packet) Reset() {
 	*x = Packet{}
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +994,7 @@ func (x *Packet) String() string {
 func (*Packet) ProtoMessage() {}
 
 func (x *Packet) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[10]
+	mi := &file_imsg_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1007,7 @@ func (x *Packet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Packet.ProtoReflect.Descriptor instead.
 func (*Packet) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{10}
+	return file_imsg_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Packet) GetUplink() string {
@@ -932,13 +1045,14 @@ type TransmitIA struct {
 	PrefixLen     uint32                 `protobuf:"varint,3,opt,name=prefix_len,json=prefixLen,proto3" json:"prefix_len,omitempty"`
 	Preferred     uint32                 `protobuf:"varint,4,opt,name=preferred,proto3" json:"preferred,omitempty"`
 	Valid         uint32                 `protobuf:"varint,5,opt,name=valid,proto3" json:"valid,omitempty"`
+	Na            bool                   `protobuf:"varint,6,opt,name=na,proto3" json:"na,omitempty"` // an IA_NA with this address (an IA Address option), not an IA_PD
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransmitIA) Reset() {
 	*x = TransmitIA{}
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1064,7 @@ func (x *TransmitIA) String() string {
 func (*TransmitIA) ProtoMessage() {}
 
 func (x *TransmitIA) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[11]
+	mi := &file_imsg_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1077,7 @@ func (x *TransmitIA) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitIA.ProtoReflect.Descriptor instead.
 func (*TransmitIA) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{11}
+	return file_imsg_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TransmitIA) GetIaid() uint32 {
@@ -1001,22 +1115,30 @@ func (x *TransmitIA) GetValid() uint32 {
 	return 0
 }
 
+func (x *TransmitIA) GetNa() bool {
+	if x != nil {
+		return x.Na
+	}
+	return false
+}
+
 type Transmit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
-	Type          uint32                 `protobuf:"varint,2,opt,name=type,proto3" json:"type,omitempty"` // DHCPv6 msg-type
-	Xid           []byte                 `protobuf:"bytes,3,opt,name=xid,proto3" json:"xid,omitempty"`    // 3 bytes
-	Elapsed       uint32                 `protobuf:"varint,4,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
-	ServerId      []byte                 `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
-	Ias           []*TransmitIA          `protobuf:"bytes,6,rep,name=ias,proto3" json:"ias,omitempty"`
-	RapidCommit   bool                   `protobuf:"varint,7,opt,name=rapid_commit,json=rapidCommit,proto3" json:"rapid_commit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Uplink            string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
+	Type              uint32                 `protobuf:"varint,2,opt,name=type,proto3" json:"type,omitempty"` // DHCPv6 msg-type
+	Xid               []byte                 `protobuf:"bytes,3,opt,name=xid,proto3" json:"xid,omitempty"`    // 3 bytes
+	Elapsed           uint32                 `protobuf:"varint,4,opt,name=elapsed,proto3" json:"elapsed,omitempty"`
+	ServerId          []byte                 `protobuf:"bytes,5,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	Ias               []*TransmitIA          `protobuf:"bytes,6,rep,name=ias,proto3" json:"ias,omitempty"`
+	RapidCommit       bool                   `protobuf:"varint,7,opt,name=rapid_commit,json=rapidCommit,proto3" json:"rapid_commit,omitempty"`
+	ReconfigureAccept bool                   `protobuf:"varint,8,opt,name=reconfigure_accept,json=reconfigureAccept,proto3" json:"reconfigure_accept,omitempty"` // RFC 8415 section 21.20
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Transmit) Reset() {
 	*x = Transmit{}
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1150,7 @@ func (x *Transmit) String() string {
 func (*Transmit) ProtoMessage() {}
 
 func (x *Transmit) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[12]
+	mi := &file_imsg_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1163,7 @@ func (x *Transmit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transmit.ProtoReflect.Descriptor instead.
 func (*Transmit) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{12}
+	return file_imsg_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Transmit) GetUplink() string {
@@ -1093,6 +1215,13 @@ func (x *Transmit) GetRapidCommit() bool {
 	return false
 }
 
+func (x *Transmit) GetReconfigureAccept() bool {
+	if x != nil {
+		return x.ReconfigureAccept
+	}
+	return false
+}
+
 type Address struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Uplink        string                 `protobuf:"bytes,1,opt,name=uplink,proto3" json:"uplink,omitempty"`
@@ -1108,7 +1237,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1249,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[13]
+	mi := &file_imsg_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1262,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{13}
+	return file_imsg_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Address) GetUplink() string {
@@ -1197,7 +1326,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1338,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[14]
+	mi := &file_imsg_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1351,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{14}
+	return file_imsg_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Route) GetUplink() string {
@@ -1263,7 +1392,7 @@ type SaveLease struct {
 
 func (x *SaveLease) Reset() {
 	*x = SaveLease{}
-	mi := &file_imsg_proto_msgTypes[15]
+	mi := &file_imsg_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1404,7 @@ func (x *SaveLease) String() string {
 func (*SaveLease) ProtoMessage() {}
 
 func (x *SaveLease) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[15]
+	mi := &file_imsg_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1417,7 @@ func (x *SaveLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveLease.ProtoReflect.Descriptor instead.
 func (*SaveLease) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{15}
+	return file_imsg_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SaveLease) GetUplink() string {
@@ -1318,13 +1447,17 @@ type Event struct {
 	OldDownstreams []*Downstream          `protobuf:"bytes,8,rep,name=old_downstreams,json=oldDownstreams,proto3" json:"old_downstreams,omitempty"`
 	LinkPrevious   string                 `protobuf:"bytes,9,opt,name=link_previous,json=linkPrevious,proto3" json:"link_previous,omitempty"`
 	LinkCurrent    string                 `protobuf:"bytes,10,opt,name=link_current,json=linkCurrent,proto3" json:"link_current,omitempty"`
+	DnsServers     [][]byte               `protobuf:"bytes,11,rep,name=dns_servers,json=dnsServers,proto3" json:"dns_servers,omitempty"` // 16 bytes each
+	DomainSearch   []string               `protobuf:"bytes,12,rep,name=domain_search,json=domainSearch,proto3" json:"domain_search,omitempty"`
+	Addresses      []*LeaseIA             `protobuf:"bytes,13,rep,name=addresses,proto3" json:"addresses,omitempty"`                           // IA_NA addresses on the uplink now
+	OldAddresses   []*LeaseIA             `protobuf:"bytes,14,rep,name=old_addresses,json=oldAddresses,proto3" json:"old_addresses,omitempty"` // and before the event
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_imsg_proto_msgTypes[16]
+	mi := &file_imsg_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1469,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_imsg_proto_msgTypes[16]
+	mi := &file_imsg_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1482,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_imsg_proto_rawDescGZIP(), []int{16}
+	return file_imsg_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Event) GetUplink() string {
@@ -1422,6 +1555,34 @@ func (x *Event) GetLinkCurrent() string {
 	return ""
 }
 
+func (x *Event) GetDnsServers() [][]byte {
+	if x != nil {
+		return x.DnsServers
+	}
+	return nil
+}
+
+func (x *Event) GetDomainSearch() []string {
+	if x != nil {
+		return x.DomainSearch
+	}
+	return nil
+}
+
+func (x *Event) GetAddresses() []*LeaseIA {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *Event) GetOldAddresses() []*LeaseIA {
+	if x != nil {
+		return x.OldAddresses
+	}
+	return nil
+}
+
 var File_imsg_proto protoreflect.FileDescriptor
 
 const file_imsg_proto_rawDesc = "" +
@@ -1437,10 +1598,15 @@ const file_imsg_proto_rawDesc = "" +
 	"\x06leases\x18\x03 \x03(\v2$.dhcp6leased.imsg.Config.LeasesEntryR\x06leases\x1aR\n" +
 	"\vLeasesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
-	"\x05value\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05value:\x028\x01\"\xef\x01\n" +
 	"\x05Lease\x12\x1b\n" +
 	"\tserver_id\x18\x01 \x01(\fR\bserverId\x12+\n" +
-	"\x03ias\x18\x02 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\x03ias\"\x85\x02\n" +
+	"\x03ias\x18\x02 \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\x03ias\x12\x1f\n" +
+	"\vdns_servers\x18\x03 \x03(\fR\n" +
+	"dnsServers\x12#\n" +
+	"\rdomain_search\x18\x04 \x03(\tR\fdomainSearch\x12'\n" +
+	"\x0freconfigure_key\x18\x05 \x01(\fR\x0ereconfigureKey\x12-\n" +
+	"\x12reconfigure_replay\x18\x06 \x01(\x04R\x11reconfigureReplay\"\xd4\x02\n" +
 	"\aLeaseIA\x12\x12\n" +
 	"\x04iaid\x18\x01 \x01(\rR\x04iaid\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1d\n" +
@@ -1454,7 +1620,10 @@ const file_imsg_proto_rawDesc = "" +
 	"\x02t2\x18\b \x01(\rR\x02t2\x12\x1a\n" +
 	"\bretiring\x18\t \x01(\bR\bretiring\x12 \n" +
 	"\vdownstreams\x18\n" +
-	" \x03(\tR\vdownstreams\";\n" +
+	" \x03(\tR\vdownstreams\x12\x1a\n" +
+	"\bexcluded\x18\v \x01(\fR\bexcluded\x12!\n" +
+	"\fexcluded_len\x18\f \x01(\rR\vexcludedLen\x12\x0e\n" +
+	"\x02na\x18\r \x01(\bR\x02na\";\n" +
 	"\aOpenUDP\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\"m\n" +
@@ -1479,7 +1648,10 @@ const file_imsg_proto_rawDesc = "" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x14\n" +
 	"\x05ready\x18\x03 \x01(\bR\x05ready\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
-	"\rretry_unix_ms\x18\x05 \x01(\x03R\vretryUnixMs\"X\n" +
+	"\rretry_unix_ms\x18\x05 \x01(\x03R\vretryUnixMs\";\n" +
+	"\vKernelError\x12\x16\n" +
+	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"X\n" +
 	"\aRemoved\x12\x16\n" +
 	"\x06ifname\x18\x01 \x01(\tR\x06ifname\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1d\n" +
@@ -1489,7 +1661,7 @@ const file_imsg_proto_rawDesc = "" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x18\n" +
 	"\aifindex\x18\x02 \x01(\x05R\aifindex\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\fR\x06source\x12\x18\n" +
-	"\apayload\x18\x04 \x01(\fR\apayload\"\x8b\x01\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"\x9b\x01\n" +
 	"\n" +
 	"TransmitIA\x12\x12\n" +
 	"\x04iaid\x18\x01 \x01(\rR\x04iaid\x12\x16\n" +
@@ -1497,7 +1669,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\n" +
 	"prefix_len\x18\x03 \x01(\rR\tprefixLen\x12\x1c\n" +
 	"\tpreferred\x18\x04 \x01(\rR\tpreferred\x12\x14\n" +
-	"\x05valid\x18\x05 \x01(\rR\x05valid\"\xd2\x01\n" +
+	"\x05valid\x18\x05 \x01(\rR\x05valid\x12\x0e\n" +
+	"\x02na\x18\x06 \x01(\bR\x02na\"\x81\x02\n" +
 	"\bTransmit\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\rR\x04type\x12\x10\n" +
@@ -1505,7 +1678,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\aelapsed\x18\x04 \x01(\rR\aelapsed\x12\x1b\n" +
 	"\tserver_id\x18\x05 \x01(\fR\bserverId\x12.\n" +
 	"\x03ias\x18\x06 \x03(\v2\x1c.dhcp6leased.imsg.TransmitIAR\x03ias\x12!\n" +
-	"\frapid_commit\x18\a \x01(\bR\vrapidCommit\"\xba\x01\n" +
+	"\frapid_commit\x18\a \x01(\bR\vrapidCommit\x12-\n" +
+	"\x12reconfigure_accept\x18\b \x01(\bR\x11reconfigureAccept\"\xba\x01\n" +
 	"\aAddress\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
 	"\x04iaid\x18\x02 \x01(\rR\x04iaid\x12\x16\n" +
@@ -1523,7 +1697,7 @@ const file_imsg_proto_rawDesc = "" +
 	"prefix_len\x18\x04 \x01(\rR\tprefixLen\"R\n" +
 	"\tSaveLease\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12-\n" +
-	"\x05lease\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05lease\"\xa5\x03\n" +
+	"\x05lease\x18\x02 \x01(\v2\x17.dhcp6leased.imsg.LeaseR\x05lease\"\xe4\x04\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06uplink\x18\x01 \x01(\tR\x06uplink\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -1535,7 +1709,12 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0fold_downstreams\x18\b \x03(\v2\x1c.dhcp6leased.imsg.DownstreamR\x0eoldDownstreams\x12#\n" +
 	"\rlink_previous\x18\t \x01(\tR\flinkPrevious\x12!\n" +
 	"\flink_current\x18\n" +
-	" \x01(\tR\vlinkCurrent*\xd9\x04\n" +
+	" \x01(\tR\vlinkCurrent\x12\x1f\n" +
+	"\vdns_servers\x18\v \x03(\fR\n" +
+	"dnsServers\x12#\n" +
+	"\rdomain_search\x18\f \x03(\tR\fdomainSearch\x127\n" +
+	"\taddresses\x18\r \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\taddresses\x12>\n" +
+	"\rold_addresses\x18\x0e \x03(\v2\x19.dhcp6leased.imsg.LeaseIAR\foldAddresses*\xf0\x04\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vTYPE_CONFIG\x10\x01\x12\x15\n" +
@@ -1568,7 +1747,8 @@ const file_imsg_proto_rawDesc = "" +
 	"\x0eTYPE_LOG_STATS\x10\x19\x12\x10\n" +
 	"\fTYPE_RELEASE\x10\x1a\x12\x15\n" +
 	"\x11TYPE_RELEASE_DONE\x10\x1b\x12\x10\n" +
-	"\fTYPE_REMOVED\x10\x1cB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
+	"\fTYPE_REMOVED\x10\x1c\x12\x15\n" +
+	"\x11TYPE_KERNEL_ERROR\x10\x1dB-Z+github.com/dhcp6leased/dhcp6leased/proto;pbb\x06proto3"
 
 var (
 	file_imsg_proto_rawDescOnce sync.Once
@@ -1583,7 +1763,7 @@ func file_imsg_proto_rawDescGZIP() []byte {
 }
 
 var file_imsg_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_imsg_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_imsg_proto_goTypes = []any{
 	(Type)(0),           // 0: dhcp6leased.imsg.Type
 	(*LogLevel)(nil),    // 1: dhcp6leased.imsg.LogLevel
@@ -1595,32 +1775,35 @@ var file_imsg_proto_goTypes = []any{
 	(*UDPSocket)(nil),   // 7: dhcp6leased.imsg.UDPSocket
 	(*Link)(nil),        // 8: dhcp6leased.imsg.Link
 	(*UplinkReady)(nil), // 9: dhcp6leased.imsg.UplinkReady
-	(*Removed)(nil),     // 10: dhcp6leased.imsg.Removed
-	(*Packet)(nil),      // 11: dhcp6leased.imsg.Packet
-	(*TransmitIA)(nil),  // 12: dhcp6leased.imsg.TransmitIA
-	(*Transmit)(nil),    // 13: dhcp6leased.imsg.Transmit
-	(*Address)(nil),     // 14: dhcp6leased.imsg.Address
-	(*Route)(nil),       // 15: dhcp6leased.imsg.Route
-	(*SaveLease)(nil),   // 16: dhcp6leased.imsg.SaveLease
-	(*Event)(nil),       // 17: dhcp6leased.imsg.Event
-	nil,                 // 18: dhcp6leased.imsg.Config.LeasesEntry
-	(*Downstream)(nil),  // 19: dhcp6leased.imsg.Downstream
+	(*KernelError)(nil), // 10: dhcp6leased.imsg.KernelError
+	(*Removed)(nil),     // 11: dhcp6leased.imsg.Removed
+	(*Packet)(nil),      // 12: dhcp6leased.imsg.Packet
+	(*TransmitIA)(nil),  // 13: dhcp6leased.imsg.TransmitIA
+	(*Transmit)(nil),    // 14: dhcp6leased.imsg.Transmit
+	(*Address)(nil),     // 15: dhcp6leased.imsg.Address
+	(*Route)(nil),       // 16: dhcp6leased.imsg.Route
+	(*SaveLease)(nil),   // 17: dhcp6leased.imsg.SaveLease
+	(*Event)(nil),       // 18: dhcp6leased.imsg.Event
+	nil,                 // 19: dhcp6leased.imsg.Config.LeasesEntry
+	(*Downstream)(nil),  // 20: dhcp6leased.imsg.Downstream
 }
 var file_imsg_proto_depIdxs = []int32{
-	18, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
+	19, // 0: dhcp6leased.imsg.Config.leases:type_name -> dhcp6leased.imsg.Config.LeasesEntry
 	5,  // 1: dhcp6leased.imsg.Lease.ias:type_name -> dhcp6leased.imsg.LeaseIA
-	12, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
+	13, // 2: dhcp6leased.imsg.Transmit.ias:type_name -> dhcp6leased.imsg.TransmitIA
 	4,  // 3: dhcp6leased.imsg.SaveLease.lease:type_name -> dhcp6leased.imsg.Lease
 	5,  // 4: dhcp6leased.imsg.Event.prefixes:type_name -> dhcp6leased.imsg.LeaseIA
 	5,  // 5: dhcp6leased.imsg.Event.old_prefixes:type_name -> dhcp6leased.imsg.LeaseIA
-	19, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
-	19, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
-	4,  // 8: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	20, // 6: dhcp6leased.imsg.Event.downstreams:type_name -> dhcp6leased.imsg.Downstream
+	20, // 7: dhcp6leased.imsg.Event.old_downstreams:type_name -> dhcp6leased.imsg.Downstream
+	5,  // 8: dhcp6leased.imsg.Event.addresses:type_name -> dhcp6leased.imsg.LeaseIA
+	5,  // 9: dhcp6leased.imsg.Event.old_addresses:type_name -> dhcp6leased.imsg.LeaseIA
+	4,  // 10: dhcp6leased.imsg.Config.LeasesEntry.value:type_name -> dhcp6leased.imsg.Lease
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_imsg_proto_init() }
@@ -1635,7 +1818,7 @@ func file_imsg_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_imsg_proto_rawDesc), len(file_imsg_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/dhcp6leased/dhcp6leased/internal/lease"
@@ -81,9 +82,20 @@ func (l *Lease) Validate() error {
 	if len(l.Ias) > maxPrefixes {
 		return fmt.Errorf("lease: %d IA prefixes", len(l.Ias))
 	}
+	if err := checkDNS("lease", l.DnsServers, l.DomainSearch); err != nil {
+		return err
+	}
+	if n := len(l.ReconfigureKey); n != 0 && n != 16 {
+		return fmt.Errorf("lease: reconfigure key of %d bytes", n)
+	}
 	for _, ia := range l.Ias {
 		if err := checkAddr("lease IA", ia.Prefix, ia.PrefixLen); err != nil {
 			return err
+		}
+		if len(ia.Excluded) > 0 {
+			if err := checkAddr("lease IA excluded", ia.Excluded, ia.ExcludedLen); err != nil {
+				return err
+			}
 		}
 		if len(ia.Downstreams) > maxIAs*maxIAs {
 			return fmt.Errorf("lease IA: %d downstreams", len(ia.Downstreams))
@@ -92,6 +104,31 @@ func (l *Lease) Validate() error {
 			if err := checkIfname("lease IA downstream", d); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// Bounds of the DNS options kept: more than any server sends.
+const (
+	maxDNSServers = 8
+	maxDomains    = 8
+	maxDomain     = 253
+)
+
+// checkDNS checks DNS servers (16 bytes each) and search domains.
+func checkDNS(what string, servers [][]byte, domains []string) error {
+	if len(servers) > maxDNSServers || len(domains) > maxDomains {
+		return fmt.Errorf("%s: %d DNS servers, %d domains", what, len(servers), len(domains))
+	}
+	for _, a := range servers {
+		if err := checkAddr(what+" DNS server", a, 0); err != nil {
+			return err
+		}
+	}
+	for _, d := range domains {
+		if d == "" || len(d) > maxDomain || strings.ContainsAny(d, " \t\r\n\x00=,\"") {
+			return fmt.Errorf("%s: domain %q", what, d)
 		}
 	}
 	return nil
@@ -132,6 +169,14 @@ func (u *UplinkReady) Validate() error {
 		return fmt.Errorf("uplink ready: error of %d bytes", len(u.Error))
 	}
 	return checkIfname("uplink ready", u.Uplink)
+}
+
+// Validate checks a KernelError.
+func (k *KernelError) Validate() error {
+	if k.Error == "" || len(k.Error) > maxError {
+		return fmt.Errorf("kernel error: error of %d bytes", len(k.Error))
+	}
+	return checkIfname("kernel error", k.Uplink)
 }
 
 // Validate checks a Removed.
@@ -218,7 +263,7 @@ func (e *Event) Validate() error {
 		return err
 	}
 	switch e.Kind {
-	case "BOUND", "RENEW", "REBIND", "CHANGED", "EXPIRE", "LINK_UP", "LINK_DOWN":
+	case "BOUND", "RENEW", "REBIND", "CHANGED", "EXPIRE", "LINK_UP", "LINK_DOWN", "INFORM":
 	default:
 		return fmt.Errorf("event: unknown kind %q", e.Kind)
 	}
@@ -230,10 +275,14 @@ func (e *Event) Validate() error {
 	if err := checkDUID("event server", e.Server, false); err != nil {
 		return err
 	}
-	if len(e.Prefixes) > maxPrefixes || len(e.OldPrefixes) > maxPrefixes {
-		return fmt.Errorf("event: %d/%d prefixes", len(e.Prefixes), len(e.OldPrefixes))
+	if len(e.Prefixes) > maxPrefixes || len(e.OldPrefixes) > maxPrefixes ||
+		len(e.Addresses) > maxPrefixes || len(e.OldAddresses) > maxPrefixes {
+		return fmt.Errorf("event: %d/%d prefixes, %d/%d addresses", len(e.Prefixes), len(e.OldPrefixes), len(e.Addresses), len(e.OldAddresses))
 	}
-	for _, ia := range append(e.Prefixes, e.OldPrefixes...) {
+	if err := checkDNS("event", e.DnsServers, e.DomainSearch); err != nil {
+		return err
+	}
+	for _, ia := range slices.Concat(e.Prefixes, e.OldPrefixes, e.Addresses, e.OldAddresses) {
 		if err := checkAddr("event prefix", ia.Prefix, ia.PrefixLen); err != nil {
 			return err
 		}

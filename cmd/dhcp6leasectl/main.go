@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
 	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
+	"github.com/dhcp6leased/dhcp6leased/internal/version"
 	"github.com/dhcp6leased/dhcp6leased/proto"
 )
 
@@ -21,7 +23,11 @@ const usage = `usage: dhcp6leasectl [-j] [-s socket] show interface [ifname]
        dhcp6leasectl [-j] [-s socket] [-w maxwait] request ifname
        dhcp6leasectl [-s socket] reload
        dhcp6leasectl [-s socket] log brief|verbose|debug
-       dhcp6leasectl [-jl] [-s socket] [-w maxwait] ifname`
+       dhcp6leasectl [-jl] [-s socket] [-w maxwait] ifname
+       dhcp6leasectl --version`
+
+// commands is what an unknown command is told to pick from.
+const commands = "show interface, show stats, request, reload, log"
 
 const (
 	// timeout bounds one exchange with the daemon.
@@ -48,7 +54,11 @@ func (e usageError) Error() string { return "bad command line" }
 // remaining times count from.
 func run(args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	err := parse(args, stdout, now)
-	if err == nil {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, usage)
 		return 0
 	}
 	var ue usageError
@@ -88,8 +98,15 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		maxwait = &d
 		return nil
 	})
-	if err := fs.Parse(getopt.Expand(args, "jl", "sw")); err != nil {
+	showVersion := fs.Bool("version", false, "print the version")
+	if err := fs.Parse(getopt.Expand(args, "jl", "sw")); errors.Is(err, flag.ErrHelp) {
+		return err
+	} else if err != nil {
 		return usageError{err}
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(c.out, version.String("dhcp6leasectl"))
+		return err
 	}
 	// waitFor is maxwait, or def when -w was not given.
 	waitFor := func(def time.Duration) time.Duration {
@@ -102,7 +119,7 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 	switch {
 	case *list && len(a) == 1:
 		// OpenBSD's -l: no request, and no wait unless -w asks for one.
-		return c.waitBound(a[0], waitFor(0))
+		return notACommand(c.waitBound(a[0], waitFor(0)))
 	case *list: // -l goes with the OpenBSD form only
 	case len(a) == 1 && a[0] == "reload" && maxwait == nil && !c.json:
 		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_RELOAD})
@@ -111,9 +128,16 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 			return usageError{fmt.Errorf("log level %q: want brief, verbose or debug", a[1])}
 		}
 		return c.command(&pb.CtlRequest{Command: pb.CtlRequest_COMMAND_LOG, LogLevel: a[1]})
-	case len(a) == 1 && a[0] != "show" && a[0] != "request" && a[0] != "reload" && a[0] != "log":
+	case len(a) == 1 && !isCommand(a[0]):
 		// The OpenBSD form: dhcp6leasectl [-w maxwait] ifname. A lone
-		// command word is an incomplete command, not an interface name.
+		// command word is an incomplete command, not an interface name;
+		// a word the daemon knows no uplink by may be a mistyped command.
+		// It asks with show first, which anyone may, so that a non-root
+		// caller who mistyped a command learns that and not that request
+		// needs root.
+		if err := c.uplink(a[0]); err != nil {
+			return err
+		}
 		return c.request(a[0], waitFor(defaultWait))
 	case len(a) == 2 && a[0] == "request":
 		return c.request(a[1], waitFor(defaultWait))
@@ -128,7 +152,34 @@ func parse(args []string, stdout io.Writer, now func() time.Time) error {
 		}
 		return c.showInterface(ifname)
 	}
+	if len(a) > 0 && !isCommand(a[0]) {
+		return usageError{fmt.Errorf("unknown command %q: the commands are %s", a[0], commands)}
+	}
 	return usageError{}
+}
+
+// uplink checks that the daemon knows the OpenBSD form's ifname.
+func (c *ctl) uplink(ifname string) error {
+	_, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_SHOW_INTERFACE, Ifname: ifname}, timeout)
+	return notACommand(err)
+}
+
+// notACommand adds the command words to the daemon's answer that it knows
+// no uplink by the OpenBSD form's word: it may be a mistyped command.
+func notACommand(err error) error {
+	var refused *control.DaemonError
+	if errors.As(err, &refused) && strings.HasPrefix(refused.Msg, "unknown interface") {
+		return fmt.Errorf("%w; nor is it a command: the commands are %s", err, commands)
+	}
+	return err
+}
+
+func isCommand(word string) bool {
+	switch word {
+	case "show", "request", "reload", "log":
+		return true
+	}
+	return false
 }
 
 func (c *ctl) showInterface(ifname string) error {
@@ -167,10 +218,6 @@ func (c *ctl) command(req *pb.CtlRequest) error {
 // request asks for a new lease, then waits for it.
 func (c *ctl) request(ifname string, maxwait time.Duration) error {
 	_, err := control.Do(c.socket, &pb.CtlRequest{Command: pb.CtlRequest_COMMAND_REQUEST, Ifname: ifname}, timeout)
-	var refused *control.DaemonError
-	if errors.As(err, &refused) {
-		return fmt.Errorf("request %s: %w", ifname, err)
-	}
 	if err != nil {
 		return err
 	}

@@ -68,14 +68,14 @@ func (f *fakeDaemon) answer(req *pb.CtlRequest) *pb.CtlReply {
 	switch req.Command {
 	case pb.CtlRequest_COMMAND_RELOAD, pb.CtlRequest_COMMAND_LOG:
 		if f.refuse {
-			return &pb.CtlReply{Error: "permission denied"}
+			return &pb.CtlReply{Error: control.Refusal(req)}
 		}
 		if req.Command == pb.CtlRequest_COMMAND_RELOAD {
 			return &pb.CtlReply{Error: f.reloadErr}
 		}
 	case pb.CtlRequest_COMMAND_REQUEST:
 		if f.refuse {
-			return &pb.CtlReply{Error: "permission denied"}
+			return &pb.CtlReply{Error: control.Refusal(req)}
 		}
 		if req.Ifname == "up0" {
 			f.pending = 1
@@ -161,6 +161,12 @@ func TestCommandLines(t *testing.T) {
 		{name: "usage-wait-show", args: "-w 5 show interface"},
 		{name: "usage-flag", args: "-x up0"},
 		{name: "usage-maxwait", args: "-w soon up0"},
+		{name: "usage-unknown-command", args: "shwo interface"},
+		{name: "openbsd-typo", args: "shwo"},
+		{name: "help", args: "-h"},
+		{name: "help-long", args: "--help"},
+		{name: "openbsd-list-typo", args: "-l shwo"},
+		{name: "openbsd-typo-refused", args: "shwo", refuse: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,11 +216,21 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{"-s", sock, "show", "interface", "nosuch0"},
 		{"-s", sock, "request", "up0"},
 		{"-s", sock + ".missing", "show", "stats"},
+		{"-s", sock, "shwo"},
 	} {
 		var stdout, stderr strings.Builder
 		code := run(args, &stdout, &stderr, time.Now)
 		if code != 1 || stdout.Len() != 0 || strings.Count(stderr.String(), "\n") != 1 || !strings.HasPrefix(stderr.String(), "dhcp6leasectl: ") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and one line on stderr", args, code, stdout.String(), stderr.String())
 		}
+	}
+}
+
+// TestVersion: --version prints one line naming the command and exits 0.
+func TestVersion(t *testing.T) {
+	var stdout, stderr strings.Builder
+	code := run([]string{"--version"}, &stdout, &stderr, time.Now)
+	if out := stdout.String(); code != 0 || !strings.HasPrefix(out, "dhcp6leasectl ") || strings.Count(out, "\n") != 1 || stderr.Len() != 0 {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, stderr.String())
 	}
 }

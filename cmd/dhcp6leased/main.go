@@ -5,18 +5,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/dhcp6leased/dhcp6leased/control"
 	"github.com/dhcp6leased/dhcp6leased/engine"
 	"github.com/dhcp6leased/dhcp6leased/frontend"
 	"github.com/dhcp6leased/dhcp6leased/internal/getopt"
+	"github.com/dhcp6leased/dhcp6leased/internal/logging"
 	"github.com/dhcp6leased/dhcp6leased/internal/privsep"
+	"github.com/dhcp6leased/dhcp6leased/internal/version"
 	"github.com/dhcp6leased/dhcp6leased/parent"
 )
 
@@ -27,31 +33,65 @@ func (c *counter) String() string   { return fmt.Sprint(int(*c)) }
 func (c *counter) Set(string) error { *c++; return nil }
 func (c *counter) IsBoolFlag() bool { return true }
 
-func main() {
-	var (
-		opts     parent.Options
-		verbose  counter
-		isEngine bool
-		isFront  bool
-	)
+const usage = `usage: dhcp6leased [-dnv] [-f file] [-G group] [-L statedir] [-s socket] [-u user]
+       dhcp6leased --version`
+
+// cmdline is what the command line asks for.
+type cmdline struct {
+	opts     parent.Options
+	isEngine bool
+	isFront  bool
+}
+
+// parseArgs parses the command line. done means the process has nothing
+// more to do and exits with status: --help and -h print the usage on
+// stdout (0), --version prints the version (0), a bad command line prints
+// the reason and the usage once on stderr (1).
+func parseArgs(args []string, stdout, stderr io.Writer) (cl cmdline, status int, done bool) {
+	var verbose counter
 	fs := flag.NewFlagSet("dhcp6leased", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: dhcp6leased [-dnv] [-f file] [-L statedir] [-s socket] [-u user]")
-	}
-	fs.BoolVar(&opts.Foreground, "d", false, "foreground, log to stderr")
-	fs.BoolVar(&opts.CheckOnly, "n", false, "check the configuration and exit")
+	// The messages are ours: flag would print its own usage on every error.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.BoolVar(&cl.opts.Foreground, "d", false, "foreground, log to stderr")
+	fs.BoolVar(&cl.opts.CheckOnly, "n", false, "check the configuration and exit")
 	fs.Var(&verbose, "v", "more verbose (repeatable)")
-	fs.StringVar(&opts.ConfigFile, "f", parent.DefaultConfig, "configuration file")
-	fs.StringVar(&opts.StateDir, "L", parent.DefaultStateDir, "state directory")
-	fs.StringVar(&opts.Socket, "s", control.DefaultSocket, "control socket")
-	fs.StringVar(&opts.User, "u", parent.DefaultUser, "unprivileged user")
-	fs.BoolVar(&isEngine, "E", false, "") // internal: run as the engine
-	fs.BoolVar(&isFront, "F", false, "")  // internal: run as the frontend
-	if err := fs.Parse(getopt.Expand(os.Args[1:], "dnvEF", "fLsu")); err != nil || fs.NArg() != 0 {
-		fs.Usage()
-		os.Exit(1)
+	fs.StringVar(&cl.opts.ConfigFile, "f", parent.DefaultConfig, "configuration file")
+	fs.StringVar(&cl.opts.Group, "G", parent.DefaultGroup, "control socket group")
+	fs.StringVar(&cl.opts.StateDir, "L", parent.DefaultStateDir, "state directory")
+	fs.StringVar(&cl.opts.Socket, "s", control.DefaultSocket, "control socket")
+	fs.StringVar(&cl.opts.User, "u", parent.DefaultUser, "unprivileged user")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.BoolVar(&cl.isEngine, "E", false, "") // internal: run as the engine
+	fs.BoolVar(&cl.isFront, "F", false, "")  // internal: run as the frontend
+	err := fs.Parse(getopt.Expand(args, "dnvEF", "fGLsu"))
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, usage)
+		return cl, 0, true
+	case err != nil:
+		fmt.Fprintf(stderr, "dhcp6leased: %v\n%s\n", err, usage)
+		return cl, 1, true
+	case fs.NArg() != 0:
+		fmt.Fprintf(stderr, "dhcp6leased: unexpected argument %q\n%s\n", fs.Arg(0), usage)
+		return cl, 1, true
+	case *showVersion:
+		fmt.Fprintln(stdout, version.String("dhcp6leased"))
+		return cl, 0, true
 	}
-	opts.Verbose = int(verbose)
+	cl.opts.Verbose = int(verbose)
+	return cl, 0, false
+}
+
+func main() {
+	cl, status, done := parseArgs(os.Args[1:], os.Stdout, os.Stderr)
+	if done {
+		os.Exit(status)
+	}
+	opts, isEngine, isFront := cl.opts, cl.isEngine, cl.isFront
+	// The error this process may exit with is an err line for the journal
+	// too; asked now, before the children's sandbox forbids looking.
+	errPrefix := logging.Prefix(slog.LevelError)
 
 	// A small, long-lived daemon whose heap stays far below Go's minimum
 	// heap goal of 4 MiB: garbage from a burst (128 uplinks binding at
@@ -85,7 +125,8 @@ func main() {
 		err = parent.Main(ctx, opts)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "dhcp6leased: %v\n", err)
+		// Every line of it: -n reports each error of a bad file on its own.
+		fmt.Fprintf(os.Stderr, "%sdhcp6leased: %s\n", errPrefix, strings.ReplaceAll(err.Error(), "\n", "\n"+errPrefix))
 		os.Exit(1)
 	}
 }

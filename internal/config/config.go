@@ -18,6 +18,10 @@ type Config struct {
 	UnreachableRoute  bool           // default true
 	SolicitDelay      *time.Duration // nil: RFC 8415 random 0..1 s (SOL_MAX_DELAY)
 	ReleaseOnShutdown bool           // default false
+	// ReconfigureAccept: say in Solicit, Request, Renew and Rebind that
+	// the client obeys authenticated Reconfigure messages (RFC 8415
+	// section 18.2.11); default true.
+	ReconfigureAccept bool
 }
 
 // DUIDKind selects how the client DUID is made (RFC 8415 section 11).
@@ -42,6 +46,11 @@ type DUIDConfig struct {
 type Uplink struct {
 	Name string
 	IAs  []*IA // in file order; at most MaxIAs
+
+	// Address is "request address on UPLINK": an IA_NA (RFC 8415 section
+	// 21.4) for the uplink's own global address, in the same exchanges as
+	// the IA_PDs; nil when not requested. It has no entries.
+	Address *IA
 
 	UpDelay   time.Duration // link-plug up delay, default 0
 	DownDelay time.Duration // link-plug down delay, default 5 s

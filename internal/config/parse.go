@@ -53,8 +53,9 @@ func Parse(r io.Reader, filename string) (*Config, error) {
 		lex:  newLexer(src),
 		file: filename,
 		cfg: &Config{
-			HostPart:         netip.IPv6Loopback(),
-			UnreachableRoute: true,
+			HostPart:          netip.IPv6Loopback(),
+			UnreachableRoute:  true,
+			ReconfigureAccept: true,
 		},
 		uplinks:     make(map[string]*Uplink),
 		downstreams: make(map[[2]string]bool),
@@ -120,6 +121,7 @@ type iaStatement struct {
 	line       int
 	entryLines []int // line of each of ia.Entries
 	bad        bool  // an entry was refused, so no plan
+	address    bool  // "request address": an IA_NA, no plan
 }
 
 // uplinkSetting is a statement that may end in "on UPLINK". Globals apply to
@@ -195,6 +197,8 @@ func (p *parser) statement() bool {
 		ok = p.solicitDelay(t)
 	case t.is("release"):
 		ok = p.releaseOnShutdown(t)
+	case t.is("reconfigure"):
+		ok = p.reconfigureAccept(t)
 	case t.is("link"):
 		ok = p.linkDelay(t)
 	case t.is("script"):
@@ -283,8 +287,10 @@ func (p *parser) request(start token) bool {
 		}
 		p.cfg.RapidCommit = true
 		return true
+	case t.is("address"):
+		return p.requestAddress(start)
 	case !t.is("prefix"):
-		p.syntax(t, `"rapid" or "prefix"`)
+		p.syntax(t, `"rapid", "prefix" or "address"`)
 		return false
 	}
 	if !p.words("delegation", "on") {
@@ -295,17 +301,8 @@ func (p *parser) request(start token) bool {
 		return false
 	}
 	ia := &IA{}
-	if p.peek().is("iaid") {
-		p.next()
-		t, ok := p.value("an IAID")
-		if !ok {
-			return false
-		}
-		id, err := strconv.ParseUint(t.text, 0, 32)
-		if err != nil {
-			p.errorf(t.line, "iaid %q: not a 32-bit number (decimal or 0x hex)", t.text)
-		}
-		ia.IAID, ia.FixedIAID = uint32(id), true
+	if !p.iaid(ia) {
+		return false
 	}
 	if p.peek().is("length") {
 		p.next()
@@ -348,6 +345,45 @@ func (p *parser) request(start token) bool {
 	}
 	u.IAs = append(u.IAs, st.ia)
 	p.ias = append(p.ias, st)
+	return true
+}
+
+// iaid parses an optional "iaid N" into ia.
+func (p *parser) iaid(ia *IA) bool {
+	if !p.peek().is("iaid") {
+		return true
+	}
+	p.next()
+	t, ok := p.value("an IAID")
+	if !ok {
+		return false
+	}
+	id, err := strconv.ParseUint(t.text, 0, 32)
+	if err != nil {
+		p.errorf(t.line, "iaid %q: not a 32-bit number (decimal or 0x hex)", t.text)
+	}
+	ia.IAID, ia.FixedIAID = uint32(id), true
+	return true
+}
+
+// requestAddress parses "request address on UPLINK [iaid N]" (a Linux
+// extension): an IA_NA for the uplink itself.
+func (p *parser) requestAddress(start token) bool {
+	if !p.words("on") {
+		return false
+	}
+	up, ok := p.value("an uplink interface name")
+	if !ok {
+		return false
+	}
+	ia := &IA{RequiredLen: 128, HintLen: 128}
+	if !p.iaid(ia) {
+		return false
+	}
+	u := p.uplink(up)
+	p.once("request address on "+u.Name, start.line)
+	u.Address = ia
+	p.ias = append(p.ias, iaStatement{ia: ia, uplink: u, line: start.line, address: true})
 	return true
 }
 
@@ -537,6 +573,15 @@ func (p *parser) releaseOnShutdown(start token) bool {
 	return p.yesNo(&p.cfg.ReleaseOnShutdown)
 }
 
+// reconfigureAccept parses `reconfigure accept yes|no`.
+func (p *parser) reconfigureAccept(start token) bool {
+	if !p.words("accept") {
+		return false
+	}
+	p.once("reconfigure accept", start.line)
+	return p.yesNo(&p.cfg.ReconfigureAccept)
+}
+
 func (p *parser) yesNo(v *bool) bool {
 	t := p.next()
 	switch {
@@ -692,6 +737,9 @@ func (p *parser) finish() {
 }
 
 func (p *parser) checkIA(st iaStatement) {
+	if st.address {
+		return
+	}
 	if st.ia.Index == MaxIAs {
 		p.errorf(st.line, "more than %d prefix delegation requests on uplink %s", MaxIAs, st.uplink.Name)
 	}
@@ -722,6 +770,7 @@ func (p *parser) checkIA(st iaStatement) {
 type PreviousIA struct {
 	IAID        uint32
 	Downstreams []string
+	Address     bool // the uplink's IA_NA
 }
 
 // InheritIAIDs gives every IA without a fixed IAID the IAID its uplink's IA
@@ -739,7 +788,7 @@ type PreviousIA struct {
 func (c *Config) InheritIAIDs(prev map[string][]PreviousIA) {
 	used := make(map[uint32]bool)
 	for _, u := range c.Uplinks {
-		for _, ia := range u.IAs {
+		for _, ia := range u.all() {
 			if ia.FixedIAID {
 				used[ia.IAID] = true
 			}
@@ -752,11 +801,14 @@ func (c *Config) InheritIAIDs(prev map[string][]PreviousIA) {
 		}
 	}
 	for _, u := range c.Uplinks {
-		for _, ia := range u.IAs {
+		for _, ia := range u.all() {
 			if ia.FixedIAID || assigned[ia] {
 				continue
 			}
 			id := IAID(u.Name, ia.Index)
+			if ia == u.Address {
+				id = addressIAID(u.Name)
+			}
 			for used[id] {
 				id++
 			}
@@ -764,6 +816,15 @@ func (c *Config) InheritIAIDs(prev map[string][]PreviousIA) {
 			ia.IAID = id
 		}
 	}
+}
+
+// addressIAID derives the IAID of an uplink's IA_NA: FNV-1a 32 over the
+// uplink name, a NUL byte and "na".
+func addressIAID(uplink string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(uplink))
+	h.Write([]byte("\x00na"))
+	return h.Sum32()
 }
 
 // inherit matches u's IAs without a fixed IAID to prev, marks the IAIDs it
@@ -775,7 +836,19 @@ func inherit(u *Uplink, prev []PreviousIA, used map[uint32]bool) []*IA {
 		ia.IAID, taken[i], used[prev[i].IAID] = prev[i].IAID, true, true
 		out = append(out, ia)
 	}
-	free := func(i int) bool { return !taken[i] && !used[prev[i].IAID] && len(prev[i].Downstreams) > 0 }
+	free := func(i int) bool {
+		return !taken[i] && !used[prev[i].IAID] && !prev[i].Address && len(prev[i].Downstreams) > 0
+	}
+	if a := u.Address; a != nil && !a.FixedIAID {
+		// An uplink has one IA_NA: it keeps the IAID it had.
+		for i := range prev {
+			if prev[i].Address && !used[prev[i].IAID] {
+				a.IAID, taken[i], used[prev[i].IAID] = prev[i].IAID, true, true
+				out = append(out, a)
+				break
+			}
+		}
+	}
 	open := func(ia *IA) bool { return !ia.FixedIAID && !slices.Contains(out, ia) }
 	for _, ia := range u.IAs {
 		names := ia.Downstreams()

@@ -30,7 +30,7 @@ func writtenDiff(parsed, reparsed *Config) string {
 
 // cfg returns a Config with Parse's defaults and the given uplinks.
 func cfg(uplinks ...*Uplink) *Config {
-	return &Config{HostPart: netip.IPv6Loopback(), UnreachableRoute: true, Uplinks: uplinks}
+	return &Config{HostPart: netip.IPv6Loopback(), UnreachableRoute: true, ReconfigureAccept: true, Uplinks: uplinks}
 }
 
 // up returns an uplink with the default delays; its IAs get their index and
@@ -747,5 +747,53 @@ request prefix delegation on eth0 for { reserve/56 guest0 }
 		if diff := cmp.Diff(tt.want, u.Downstreams()); diff != "" {
 			t.Errorf("%s Downstreams (-want +got):\n%s", tt.uplink, diff)
 		}
+	}
+}
+
+func TestReconfigureAccept(t *testing.T) {
+	c, err := Parse(strings.NewReader("reconfigure accept no\nrequest prefix delegation on eth0 for lan0\n"), "r.conf")
+	if err != nil || c.ReconfigureAccept {
+		t.Errorf("reconfigure accept no: %v, accept %v", err, c != nil && c.ReconfigureAccept)
+	}
+	if _, err := Parse(strings.NewReader("reconfigure accept no\nreconfigure accept yes\n"), "r.conf"); err == nil ||
+		!strings.Contains(err.Error(), "r.conf:2: reconfigure accept already given at line 1") {
+		t.Errorf("given twice: %v", err)
+	}
+}
+
+// "request address on UPLINK": an IA_NA for the uplink, its IAID derived
+// apart from the IA_PDs' and kept across a Write.
+func TestRequestAddress(t *testing.T) {
+	in := "request prefix delegation on eth0 for lan0\nrequest address on eth0\nrequest address on ppp0 iaid 9\n"
+	c, err := Parse(strings.NewReader(in), "a.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eth0, ppp0 := c.Uplink("eth0"), c.Uplink("ppp0")
+	if eth0.Address == nil || eth0.Address.IAID != addressIAID("eth0") || eth0.Address.IAID == eth0.IAs[0].IAID {
+		t.Errorf("eth0 address %+v, IA_PD IAID %#x", eth0.Address, eth0.IAs[0].IAID)
+	}
+	if ppp0.Address == nil || ppp0.Address.IAID != 9 || len(ppp0.IAs) != 0 {
+		t.Errorf("ppp0 %+v", ppp0)
+	}
+	var w bytes.Buffer
+	if err := c.Write(&w); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(&w, "written")
+	if err != nil {
+		t.Fatalf("Parse(Write): %v\n%s", err, w.String())
+	}
+	if diff := writtenDiff(c, again); diff != "" {
+		t.Errorf("Parse(Write) (-parsed +reparsed):\n%s", diff)
+	}
+	// Inherited from a lease file's ia_na.
+	c.InheritIAIDs(map[string][]PreviousIA{"eth0": {{IAID: 77, Address: true}}})
+	if eth0.Address.IAID != 77 {
+		t.Errorf("inherited IA_NA IAID %#x, want 0x4d", eth0.Address.IAID)
+	}
+	if _, err := Parse(strings.NewReader("request address on eth0\nrequest address on eth0\n"), "a.conf"); err == nil ||
+		!strings.Contains(err.Error(), "a.conf:2: request address on eth0 already given at line 1") {
+		t.Errorf("twice: %v", err)
 	}
 }

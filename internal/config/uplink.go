@@ -1,5 +1,7 @@
 package config
 
+import "slices"
+
 // Uplink returns the uplink called name, or nil.
 func (c *Config) Uplink(name string) *Uplink {
 	for _, u := range c.Uplinks {
@@ -30,4 +32,12 @@ func (ia *IA) Downstreams() []string {
 		}
 	}
 	return names
+}
+
+// all returns u's IA_PDs and its IA_NA, if any.
+func (u *Uplink) all() []*IA {
+	if u.Address == nil {
+		return u.IAs
+	}
+	return append(slices.Clone(u.IAs), u.Address)
 }

@@ -37,6 +37,7 @@ func (c *Config) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "solicit delay %s\n", formatSeconds(*c.SolicitDelay))
 	}
 	fmt.Fprintf(&b, "release on shutdown %s\n", yesNo(c.ReleaseOnShutdown))
+	fmt.Fprintf(&b, "reconfigure accept %s\n", yesNo(c.ReconfigureAccept))
 	c.writeUplinkSetting(&b, "link up delay", "0", func(u *Uplink) string { return formatSeconds(u.UpDelay) })
 	c.writeUplinkSetting(&b, "link down delay", formatSeconds(defaultDownDelay), func(u *Uplink) string { return formatSeconds(u.DownDelay) })
 	c.writeUplinkSetting(&b, "script", "", func(u *Uplink) string {
@@ -56,6 +57,9 @@ func (c *Config) Write(w io.Writer) error {
 				fmt.Fprintf(&b, "\t%s\n", quote(e.label()+"/"+strconv.Itoa(e.PrefixLen)))
 			}
 			b.WriteString("}\n")
+		}
+		if a := u.Address; a != nil {
+			fmt.Fprintf(&b, "\nrequest address on %s iaid %#08x\n", quote(u.Name), a.IAID)
 		}
 	}
 	if _, err := w.Write(b.Bytes()); err != nil {
@@ -98,6 +102,9 @@ func (c *Config) WritePlan(w io.Writer) error {
 	doc := netip.MustParsePrefix("2001:db8::/32")
 	var b bytes.Buffer
 	for _, u := range c.Uplinks {
+		if a := u.Address; a != nil {
+			fmt.Fprintf(&b, "uplink %s IA_NA (iaid 0x%08x) requests an address for %s\n", u.Name, a.IAID, u.Name)
+		}
 		for _, ia := range u.IAs {
 			fmt.Fprintf(&b, "uplink %s IA_PD %d (iaid 0x%08x) requests /%d", u.Name, ia.Index, ia.IAID, ia.HintLen)
 			if ia.HintLen != ia.RequiredLen {

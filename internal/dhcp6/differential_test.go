@@ -125,7 +125,14 @@ func oracleMeaning(d *dhcpv6.Message) meaningOf {
 	}
 	var names []string
 	if l := d.Options.DomainSearchList(); l != nil && len(l.Labels) > 0 {
-		names = l.Labels
+		for _, name := range l.Labels {
+			// The oracle spells the root label alone as "", SearchList
+			// as "." (its documented form), which is the same name.
+			if name == "" {
+				name = "."
+			}
+			names = append(names, name)
+		}
 	}
 	return meaningOf{Msg: m, SearchList: names}
 }

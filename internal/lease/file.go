@@ -23,7 +23,7 @@ import (
 
 // header is the first line Write puts in every lease file: the grammar of
 // the lines that follow, for the operator reading it.
-const header = "# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S [retiring] [boot ID+S] [for IF,...]\n"
+const header = "# dhcp6leased lease: ia_pd|ia_na IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S [retiring] [exclude P/L] [boot ID+S] [for IF,...]\n"
 
 // maxLine bounds one line: an ia_pd line with its "for" list of
 // downstreams, which the writer shortens to fit.
@@ -115,14 +115,49 @@ func (l *Lease) parseLine(line string) error {
 			return err
 		}
 		l.ServerID = id
-	case "ia_pd":
+	case "ia_pd", "ia_na":
 		ia, err := parseIA(f[1:])
 		if err != nil {
-			return fmt.Errorf("ia_pd: %w", err)
+			return fmt.Errorf("%s: %w", f[0], err)
+		}
+		ia.NA = f[0] == "ia_na"
+		if err := ia.check(); err != nil {
+			return fmt.Errorf("%s: %w", f[0], err)
 		}
 		if err := l.add(ia); err != nil {
-			return fmt.Errorf("ia_pd: %w", err)
+			return fmt.Errorf("%s: %w", f[0], err)
 		}
+	case "dns":
+		if l.DNSServers != nil || len(f) < 2 || len(f) > 1+maxDNS {
+			return fmt.Errorf("dns: want one line of 1 to %d addresses", maxDNS)
+		}
+		for _, s := range f[1:] {
+			a, err := netip.ParseAddr(s)
+			if err != nil || !a.Is6() || a.Zone() != "" {
+				return fmt.Errorf("dns %q: not an IPv6 address", s)
+			}
+			l.DNSServers = append(l.DNSServers, a)
+		}
+	case "domain":
+		if l.DomainSearch != nil || len(f) < 2 || len(f) > 1+maxDomains {
+			return fmt.Errorf("domain: want one line of 1 to %d names", maxDomains)
+		}
+		for _, d := range f[1:] {
+			if err := checkDomain(d); err != nil {
+				return err
+			}
+		}
+		l.DomainSearch = f[1:]
+	case "reconfigure":
+		if l.Reconfigure != nil || len(f) != 3 {
+			return errors.New("reconfigure: want one line with a key and a replay counter")
+		}
+		key, err := hex.DecodeString(f[1])
+		replay, rerr := strconv.ParseUint(f[2], 10, 64)
+		if err != nil || len(key) != 16 || rerr != nil {
+			return fmt.Errorf("reconfigure %s %s: want 32 hex digits and a number", f[1], f[2])
+		}
+		l.Reconfigure = &ReconfigureKey{Key: [16]byte(key), Replay: replay}
 	default:
 		return fmt.Errorf("unknown keyword %q", f[0])
 	}
@@ -193,11 +228,26 @@ func parseIA(f []string) (IA, error) {
 		}
 		ia.Bound = t.UTC().Truncate(time.Second)
 	}
-	return ia, ia.check()
+	return ia, nil
+}
+
+// Bounds of the DNS lines: more than a server sensibly sends.
+const (
+	maxDNS     = 8
+	maxDomains = 8
+)
+
+// checkDomain refuses what cannot be a domain name on the "domain" line.
+func checkDomain(d string) error {
+	if len(d) > 253 || strings.ContainsAny(d, ",\"") {
+		return fmt.Errorf("domain %q: not a domain name", d)
+	}
+	return nil
 }
 
 // parseAttributes parses what follows t2 on an ia_pd line: "retiring",
-// "boot ID+SECONDS" and "for IF,IF,...", in any order, each at most once.
+// "exclude P/L", "boot ID+SECONDS" and "for IF,IF,...", in any order, each
+// at most once.
 func (ia *IA) parseAttributes(f []string) error {
 	seen := make(map[string]bool)
 	for i := 0; i < len(f); i++ {
@@ -210,13 +260,21 @@ func (ia *IA) parseAttributes(f []string) error {
 			ia.Retiring = true
 			continue
 		}
-		if kw != "boot" && kw != "for" {
+		if kw != "boot" && kw != "for" && kw != "exclude" {
 			return fmt.Errorf("unknown attribute %q", kw)
 		}
 		if i+1 == len(f) {
 			return fmt.Errorf("%s: value missing", kw)
 		}
 		i++
+		if kw == "exclude" {
+			p, err := netip.ParsePrefix(f[i])
+			if err != nil {
+				return fmt.Errorf("exclude: %w", err)
+			}
+			ia.Excluded = p
+			continue
+		}
 		if kw == "for" {
 			ia.Downstreams = strings.Split(f[i], ",")
 			if slices.Contains(ia.Downstreams, "") {
@@ -304,6 +362,10 @@ func (ia IA) check() error {
 		return fmt.Errorf("bound %v: year outside RFC 3339", ia.Bound)
 	case ia.Boot.ID != "" && (strings.ContainsAny(ia.Boot.ID, "+ \t\r\n") || ia.Boot.Time < 0 || ia.Boot.Time/time.Second > math.MaxUint32):
 		return fmt.Errorf("boot %q+%v: not an ID and a time", ia.Boot.ID, ia.Boot.Time)
+	case ia.NA && (p.Bits() != 128 || ia.Excluded.IsValid()):
+		return fmt.Errorf("ia_na %v: an address is a /128 and excludes nothing", p)
+	case ia.Excluded.IsValid() && (ia.Excluded != ia.Excluded.Masked() || ia.Excluded.Bits() <= p.Bits() || !p.Contains(ia.Excluded.Addr())):
+		return fmt.Errorf("prefix %v: exclude %v is not a longer prefix inside it", p, ia.Excluded)
 	}
 	for _, n := range ia.Downstreams {
 		if n == "" || strings.ContainsAny(n, ", \t\r\n") {
@@ -334,6 +396,9 @@ func (l Lease) WriteTo(w io.Writer) (int64, error) {
 		}
 		fmt.Fprintf(&b, "server %x\n", l.ServerID)
 	}
+	if err := l.writeOptions(&b); err != nil {
+		return 0, err
+	}
 	var checked Lease
 	for _, ia := range l.IAs {
 		if err := ia.check(); err != nil {
@@ -347,15 +412,55 @@ func (l Lease) WriteTo(w io.Writer) (int64, error) {
 	return b.WriteTo(w)
 }
 
+// writeOptions writes the dns, domain and reconfigure lines, refusing
+// what Parse would.
+func (l Lease) writeOptions(b *bytes.Buffer) error {
+	if n := len(l.DNSServers); n > 0 {
+		if n > maxDNS {
+			return fmt.Errorf("%d DNS servers: at most %d", n, maxDNS)
+		}
+		fields := make([]string, n)
+		for i, a := range l.DNSServers {
+			if !a.Is6() || a.Zone() != "" {
+				return fmt.Errorf("dns %v: not an IPv6 address", a)
+			}
+			fields[i] = a.String()
+		}
+		fmt.Fprintf(b, "dns %s\n", strings.Join(fields, " "))
+	}
+	if n := len(l.DomainSearch); n > 0 {
+		if n > maxDomains {
+			return fmt.Errorf("%d search domains: at most %d", n, maxDomains)
+		}
+		for _, d := range l.DomainSearch {
+			if err := checkDomain(d); err != nil || d == "" || strings.ContainsAny(d, " \t\r\n") {
+				return fmt.Errorf("domain %q: not a domain name", d)
+			}
+		}
+		fmt.Fprintf(b, "domain %s\n", strings.Join(l.DomainSearch, " "))
+	}
+	if r := l.Reconfigure; r != nil {
+		fmt.Fprintf(b, "reconfigure %x %d\n", r.Key, r.Replay)
+	}
+	return nil
+}
+
 // appendLine writes ia's line. Its "for" list is cut short, at a whole
 // name, where the line would pass maxLine: the names only help to match the
 // IA to its configuration, which a long list's first names do as well.
 func (ia IA) appendLine(b *bytes.Buffer) {
-	line := fmt.Sprintf("ia_pd %#08x %v preferred %s valid %s bound %s t1 %s t2 %s",
+	kw := "ia_pd"
+	if ia.NA {
+		kw = "ia_na"
+	}
+	line := fmt.Sprintf("%s %#08x %v preferred %s valid %s bound %s t1 %s t2 %s", kw,
 		ia.IAID, ia.Prefix, formatSeconds(ia.Preferred), formatSeconds(ia.Valid),
 		ia.Bound.UTC().Format(time.RFC3339), formatSeconds(ia.T1), formatSeconds(ia.T2))
 	if ia.Retiring {
 		line += " retiring"
+	}
+	if ia.Excluded.IsValid() {
+		line += " exclude " + ia.Excluded.String()
 	}
 	if ia.Boot.ID != "" {
 		line += fmt.Sprintf(" boot %s+%d", ia.Boot.ID, ia.Boot.Time/time.Second)

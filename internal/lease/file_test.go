@@ -19,23 +19,31 @@ import (
 
 // cmpLease compares leases: netip.Prefix is comparable with ==, and a nil
 // and an empty slice mean the same.
-var cmpLease = cmp.Options{cmpopts.EquateComparable(netip.Prefix{}), cmpopts.EquateEmpty()}
+var cmpLease = cmp.Options{cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{}), cmpopts.EquateEmpty()}
 
 var bound = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // golden is the exact file WriteTo produces for goldenLease.
-const golden = `# dhcp6leased lease: ia_pd IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S [retiring] [boot ID+S] [for IF,...]
+const golden = `# dhcp6leased lease: ia_pd|ia_na IAID PREFIX/LEN preferred S valid S bound TIME t1 S t2 S [retiring] [exclude P/L] [boot ID+S] [for IF,...]
 server 000100012c3b4d5e001122334455
-ia_pd 0x1a2b3c4d 2001:db8:1200::/56 preferred 3600 valid 7200 bound 2026-05-01T12:00:00Z t1 1800 t2 2880 boot 5b1f6a52-7c3e-4f0e-9d2a-1c0f2b3a4d5e+86400 for lan0,lan1
+dns 2001:db8::53 2001:db8::5:53
+domain example.com lab.example.com
+reconfigure 000102030405060708090a0b0c0d0e0f 7
+ia_pd 0x1a2b3c4d 2001:db8:1200::/56 preferred 3600 valid 7200 bound 2026-05-01T12:00:00Z t1 1800 t2 2880 exclude 2001:db8:1200:ff::/64 boot 5b1f6a52-7c3e-4f0e-9d2a-1c0f2b3a4d5e+86400 for lan0,lan1
 ia_pd 0x1a2b3c4d 2001:db8:3400::/56 preferred 0 valid 3000 bound 2026-05-01T12:00:00Z t1 1800 t2 2880 retiring for lan0,lan1
 ia_pd 0x00000007 2001:db8:ff00::/48 preferred infinity valid infinity bound 2026-05-01T12:00:00Z t1 0 t2 0
+ia_na 0x00000008 2001:db8:0:1::5/128 preferred 3600 valid 7200 bound 2026-05-01T12:00:00Z t1 1800 t2 2880
 `
 
 var goldenLease = Lease{
-	ServerID: []byte{0x00, 0x01, 0x00, 0x01, 0x2c, 0x3b, 0x4d, 0x5e, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55},
+	ServerID:     []byte{0x00, 0x01, 0x00, 0x01, 0x2c, 0x3b, 0x4d, 0x5e, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55},
+	DNSServers:   []netip.Addr{netip.MustParseAddr("2001:db8::53"), netip.MustParseAddr("2001:db8::5:53")},
+	DomainSearch: []string{"example.com", "lab.example.com"},
+	Reconfigure:  &ReconfigureKey{Key: [16]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, Replay: 7},
 	IAs: []IA{
 		{IAID: 0x1a2b3c4d, Prefix: netip.MustParsePrefix("2001:db8:1200::/56"),
 			Preferred: 3600, Valid: 7200, Bound: bound, T1: 1800, T2: 2880,
+			Excluded:    netip.MustParsePrefix("2001:db8:1200:ff::/64"),
 			Boot:        Boot{ID: "5b1f6a52-7c3e-4f0e-9d2a-1c0f2b3a4d5e", Time: 24 * time.Hour},
 			Downstreams: []string{"lan0", "lan1"}},
 		{IAID: 0x1a2b3c4d, Prefix: netip.MustParsePrefix("2001:db8:3400::/56"),
@@ -43,6 +51,8 @@ var goldenLease = Lease{
 			Downstreams: []string{"lan0", "lan1"}},
 		{IAID: 7, Prefix: netip.MustParsePrefix("2001:db8:ff00::/48"),
 			Preferred: 0xffffffff, Valid: 0xffffffff, Bound: bound},
+		{IAID: 8, Prefix: netip.MustParsePrefix("2001:db8:0:1::5/128"),
+			Preferred: 3600, Valid: 7200, Bound: bound, T1: 1800, T2: 2880, NA: true},
 	},
 }
 
@@ -145,6 +155,15 @@ func TestParse(t *testing.T) {
 		{name: "two current prefixes of an IAID", in: ours + strings.Replace(ours, "1200::/56", "1300::/56", 1), errLine: 2},
 		{name: "one prefix twice in an IAID", in: ours + ours[:len(ours)-1] + " retiring\n", errLine: 2},
 		{name: "too many retiring prefixes", in: ours + retiring(1) + retiring(2) + retiring(3) + retiring(4), errLine: 5},
+		{name: "exclude outside the prefix", in: strings.TrimSuffix(ours, "\n") + " exclude 2001:db8:9900::/64\n", errLine: 1},
+		{name: "exclude not longer", in: strings.TrimSuffix(ours, "\n") + " exclude 2001:db8:1200::/56\n", errLine: 1},
+		{name: "ia_na not a /128", in: strings.Replace(ours, "ia_pd", "ia_na", 1), errLine: 1},
+		{name: "dns not an address", in: "dns 2001:db8::53 nameserver\n", errLine: 1},
+		{name: "dns twice", in: "dns 2001:db8::53\ndns 2001:db8::54\n", errLine: 2},
+		{name: "dns IPv4", in: "dns 192.0.2.53\n", errLine: 1},
+		{name: "domain empty", in: "domain\n", errLine: 1},
+		{name: "reconfigure short key", in: "reconfigure 0001 7\n", errLine: 1},
+		{name: "reconfigure no counter", in: "reconfigure 000102030405060708090a0b0c0d0e0f\n", errLine: 1},
 		{name: "attribute twice", in: strings.TrimSuffix(ours, "\n") + " retiring retiring\n", errLine: 1},
 		{name: "unknown attribute", in: strings.TrimSuffix(ours, "\n") + " stale\n", errLine: 1},
 		{name: "for without names", in: strings.TrimSuffix(ours, "\n") + " for\n", errLine: 1},
@@ -268,7 +287,7 @@ func TestRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Read(torn)
-	if want := torn + ":5: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+	if want := torn + ":9: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Read(torn) error = %v, want it to start with %q", err, want)
 	}
 

@@ -29,6 +29,13 @@ type IA struct {
 	// within one boot the time spent is measured on a clock the wall
 	// clock's steps cannot move. Zero when unknown.
 	Boot Boot
+	// Excluded is the prefix the server excluded from this one (RFC 6603),
+	// which no downstream gets; invalid when none.
+	Excluded netip.Prefix
+	// NA marks an address of an IA_NA on the uplink (RFC 8415 section
+	// 21.4), Prefix being the address as a /128, rather than a delegated
+	// prefix.
+	NA bool
 }
 
 // Boot is a point on the kernel's boot clock: the boot's random ID
@@ -42,4 +49,18 @@ type Boot struct {
 type Lease struct {
 	ServerID []byte // DUID of the server that delegated; nil if unknown
 	IAs      []IA
+
+	// What the server's last Reply said besides the leases (RFC 3646).
+	DNSServers   []netip.Addr
+	DomainSearch []string
+	// Reconfigure is the server's Reconfigure Key (RFC 8415 section
+	// 20.4) and the highest replay detection value seen from it; nil when
+	// the server gave none.
+	Reconfigure *ReconfigureKey
+}
+
+// ReconfigureKey authenticates the server's Reconfigure messages.
+type ReconfigureKey struct {
+	Key    [16]byte
+	Replay uint64
 }

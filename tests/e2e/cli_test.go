@@ -18,7 +18,7 @@ import (
 // combined output and exit code.
 func runDaemon(t *testing.T, cred *syscall.Credential, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bins.daemon, args...)
+	cmd := exec.CommandContext(t.Context(), bins.Daemon, args...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
@@ -75,7 +75,8 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
-// TestRefusals: need root, unknown user, already running (SPEC 1).
+// TestRefusals: need root, unknown user, unknown socket group, already
+// running (SPEC 1).
 func TestRefusals(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
 	conf := writeConf(t, "request prefix delegation on up0 for lan0\n")
@@ -86,6 +87,9 @@ func TestRefusals(t *testing.T) {
 	}
 	if out, code := runDaemon(t, nil, "-d", "-f", conf, "-L", dir, "-s", sock, "-u", "no_such_user_x"); code != 1 || !strings.Contains(out, "unknown user") {
 		t.Errorf("unknown user: exit %d, %q", code, out)
+	}
+	if out, code := runDaemon(t, nil, "-d", "-f", conf, "-L", dir, "-s", sock, "-G", "no_such_group_x"); code != 1 || !strings.Contains(out, "unknown group no_such_group_x") {
+		t.Errorf("unknown group: exit %d, %q", code, out)
 	}
 	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
 	d := newDaemon(t, topo, "request prefix delegation on up0 for lan0\n")
@@ -98,4 +102,30 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("second instance: exit %d, %q", code, out)
 	}
 	d.checkAlive()
+}
+
+// TestDaemonCommandLine (issue 11): -h and --help print the usage once and
+// exit 0, --version one line; a bad flag or a stray argument gets the
+// usage once, after the reason, and exit 1.
+func TestDaemonCommandLine(t *testing.T) {
+	lab.Require(t)
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		prefix string
+	}{
+		{[]string{"-h"}, 0, "usage: dhcp6leased "},
+		{[]string{"--help"}, 0, "usage: dhcp6leased "},
+		{[]string{"--version"}, 0, "dhcp6leased "},
+		{[]string{"-x"}, 1, "dhcp6leased: flag provided but not defined: -x\nusage: dhcp6leased "},
+		{[]string{"-d", "extra"}, 1, "dhcp6leased: unexpected argument \"extra\"\nusage: dhcp6leased "},
+	} {
+		out, code := runDaemon(t, nil, tc.args...)
+		if code != tc.code || !strings.HasPrefix(out, tc.prefix) || strings.Count(out, "usage:") > 1 {
+			t.Errorf("%q: exit %d, output:\n%s\nwant exit %d and %q first, the usage at most once", tc.args, code, out, tc.code, tc.prefix)
+		}
+	}
+	if out, _ := runDaemon(t, nil, "--version"); strings.Count(out, "\n") != 1 {
+		t.Errorf("--version printed %q, want one line", out)
+	}
 }

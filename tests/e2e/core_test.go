@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -435,7 +434,7 @@ func TestShowInterface(t *testing.T) {
 	if err := d.proc.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	d.waitLog("msg=stats proc=engine uplink=up0 sent=SOLICIT=1 received=REPLY=1", 1, 5*time.Second)
+	d.waitLog("msg=stats proc=engine uplink=up0 sent=SOLICIT:1 received=REPLY:1", 1, 5*time.Second)
 }
 
 // TestChildDeath: when a child dies, the parent says which and how, and
@@ -449,18 +448,8 @@ func TestChildDeath(t *testing.T) {
 			lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
 			d := newDaemon(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
 			addr := d.waitAnyAddr("lan0", bindTimeout)
-			children := childPids(t, d.proc.Pid())
-			flag := map[string]string{"engine": "-E", "frontend": "-F"}[victim]
-			var pid int
-			for _, c := range children {
-				cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
-				if err == nil && slices.Contains(strings.Split(string(cmdline), "\x00"), flag) {
-					pid = c
-				}
-			}
-			if pid == 0 {
-				t.Fatalf("no %s among children %v", victim, children)
-			}
+			procs := processes(t, d)
+			pid := procs[victim]
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -477,7 +466,7 @@ func TestChildDeath(t *testing.T) {
 				t.Errorf("parent output does not name the dead child:\n%s", out)
 			}
 			lab.WaitForT(t, 5*time.Second, "the other child gone", func() (bool, error) {
-				for _, c := range children {
+				for _, c := range []int{procs["engine"], procs["frontend"]} {
 					if _, err := os.Stat(fmt.Sprintf("/proc/%d", c)); err == nil {
 						return false, nil
 					}

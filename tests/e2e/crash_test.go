@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,22 +118,12 @@ func (d *daemon) waitBound(uplink string, pfx netip.Prefix) {
 // processes returns the pids of the daemon's parent, frontend and engine.
 func processes(t *testing.T, d *daemon) map[string]int {
 	t.Helper()
-	pids := map[string]int{"parent": d.proc.Pid()}
-	for _, pid := range childPids(t, d.proc.Pid()) {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		switch {
-		case slices.Contains(args, "-F"):
-			pids["frontend"] = pid
-		case slices.Contains(args, "-E"):
-			pids["engine"] = pid
-		}
-	}
-	if len(pids) != 3 {
-		t.Fatalf("daemon processes %v, want parent, frontend and engine", pids)
-	}
+	var pids map[string]int
+	lab.WaitForT(t, 5*time.Second, "the parent, the frontend and the engine", func() (bool, error) {
+		d.checkAlive()
+		var err error
+		pids, err = lab.DaemonProcesses(d.proc.Pid())
+		return len(pids) == 3, err
+	})
 	return pids
 }

@@ -20,7 +20,7 @@ import (
 // standard output, standard error and exit status.
 func runCtl(t *testing.T, cred *syscall.Credential, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bins.ctl, args...)
+	cmd := exec.CommandContext(t.Context(), bins.Ctl, args...)
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
@@ -36,6 +36,43 @@ func runCtl(t *testing.T, cred *syscall.Credential, args ...string) (string, str
 	return stdout.String(), stderr.String(), code
 }
 
+// publicSocket puts the daemon's control socket in a directory that
+// anyone may search, and returns the directory. The socket is root's and
+// the dhcp6leasectl group's, mode 0660 (SPEC 1): non-root callers reach it
+// as members of that group, but only through such a directory, and
+// t.TempDir's is private.
+func (d *daemon) publicSocket() string {
+	d.t.Helper()
+	dir := publicDir(d.t, 0o755)
+	d.sock = filepath.Join(dir, "ctl.sock")
+	return dir
+}
+
+// publicDir is a directory outside t.TempDir with the given mode.
+func publicDir(t testing.TB, mode os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dhcp6leased-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// groupMember is a non-root user who is a member of the control socket's
+// group (a supplementary group, as `adduser alice dhcp6leasectl` makes it).
+func groupMember(t testing.TB) *syscall.Credential {
+	t.Helper()
+	gid, err := lab.EnsureGroup(t.Context(), lab.SocketGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{gid}}
+}
+
 // decodeJSON parses what -j printed into v, refusing unknown fields.
 func decodeJSON(t *testing.T, out string, v any) {
 	t.Helper()
@@ -49,8 +86,9 @@ func decodeJSON(t *testing.T, out string, v any) {
 // TestCtl runs every form of dhcp6leasectl against a daemon bound to Kea:
 // the JSON matches the kernel and the server, the OpenBSD form and request
 // reach the wire, read-only commands are open to a non-root member of the
-// socket's group while request is refused to it, and each error is one
-// line and exit 1 (SPEC 10).
+// socket's group while request, reload and log are refused to it, a user
+// not in the group cannot connect, and each error is one line and exit 1
+// (SPEC 10).
 func TestCtl(t *testing.T) {
 	lab.Require(t, "kea-dhcp6")
 	t.Parallel()
@@ -60,18 +98,10 @@ func TestCtl(t *testing.T) {
 	k := lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true,
 		Preferred: 10 * time.Minute, Valid: 20 * time.Minute, T1: 5 * time.Minute, T2: 8 * time.Minute}})
 	d := newDaemonStopped(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
-	// The socket is root's, mode 0660 (SPEC 1). Non-root callers reach it
-	// as members of its group (gid 0), through a directory they may
-	// search: t.TempDir's is private.
-	sockDir, err := os.MkdirTemp("", "dhcp6leased-ctl-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	if err := os.Chmod(sockDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	d.sock = filepath.Join(sockDir, "ctl.sock")
+	sockDir := d.publicSocket()
+	// Without CAP_CHOWN, as the systemd unit runs it: the socket gets its
+	// group all the same.
+	d.under = []string{"setpriv", "--bounding-set", "-chown", "--"}
 	d.start()
 	addr := d.waitAnyAddr("lan0", bindTimeout)
 	iaid := d.plan().Uplinks[0].IAs[0].IAID
@@ -80,8 +110,13 @@ func TestCtl(t *testing.T) {
 		out, err := d.ctl("show", "interface", "up0")
 		return err == nil && strings.HasPrefix(out, "up0 [Bound]\n"), nil
 	})
-	group := &syscall.Credential{Uid: 65534, Gid: 0}
+	// A member of the socket's group, and a user who is not one.
+	group := groupMember(t)
 	stranger := &syscall.Credential{Uid: 65534, Gid: 65534}
+	var st syscall.Stat_t
+	if err := syscall.Stat(d.sock, &st); err != nil || st.Uid != 0 || st.Gid != group.Groups[0] || st.Mode&0o7777 != 0o660 {
+		t.Errorf("control socket: %v, uid %d gid %d mode %o; want root, %s (%d), 0660", err, st.Uid, st.Gid, st.Mode&0o7777, lab.SocketGroup, group.Groups[0])
+	}
 	sent := func(msg string) uint64 {
 		t.Helper()
 		out, stderr, code := runCtl(t, nil, "-s", d.sock, "-j", "show", "stats", "up0")
@@ -153,7 +188,7 @@ func TestCtl(t *testing.T) {
 		for _, args := range [][]string{{"show", "interface", "up0"}, {"show", "stats"}, {"-l", "up0"}} {
 			out, stderr, code := runCtl(t, group, append([]string{"-s", d.sock}, args...)...)
 			if code != 0 || stderr != "" || !strings.HasPrefix(out, "up0") {
-				t.Errorf("%q as uid 65534 in group 0: exit %d, %q %q", args, code, out, stderr)
+				t.Errorf("%q as uid 65534 in group %s: exit %d, %q %q", args, lab.SocketGroup, code, out, stderr)
 			}
 		}
 	})
@@ -165,11 +200,14 @@ func TestCtl(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"non-root request", group, []string{"-s", d.sock, "request", "up0"}, "dhcp6leasectl: request up0: permission denied\n"},
-		{"non-root OpenBSD form", group, []string{"-s", d.sock, "up0"}, "dhcp6leasectl: request up0: permission denied\n"},
+		{"non-root request", group, []string{"-s", d.sock, "request", "up0"}, "dhcp6leasectl: permission denied: request needs root\n"},
+		{"non-root OpenBSD form", group, []string{"-s", d.sock, "up0"}, "dhcp6leasectl: permission denied: request needs root\n"},
+		{"non-root reload", group, []string{"-s", d.sock, "reload"}, "dhcp6leasectl: permission denied: reload needs root\n"},
+		{"non-root log", group, []string{"-s", d.sock, "log", "debug"}, "dhcp6leasectl: permission denied: log needs root\n"},
+		{"OpenBSD form typo", group, []string{"-s", d.sock, "shwo"}, "dhcp6leasectl: unknown interface shwo; nor is it a command: the commands are show interface, show stats, request, reload, log\n"},
 		{"not in the socket's group", stranger, []string{"-s", d.sock, "show", "interface"}, "dhcp6leasectl: connect to " + d.sock + ": permission denied\n"},
 		{"unknown interface", nil, []string{"-s", d.sock, "show", "interface", "nosuch0"}, "dhcp6leasectl: unknown interface nosuch0\n"},
-		{"request unknown interface", nil, []string{"-s", d.sock, "request", "nosuch0"}, "dhcp6leasectl: request nosuch0: unknown interface nosuch0\n"},
+		{"request unknown interface", nil, []string{"-s", d.sock, "request", "nosuch0"}, "dhcp6leasectl: unknown interface nosuch0\n"},
 		{"no daemon", nil, []string{"-s", missing, "show", "interface"}, "dhcp6leasectl: " + missing + ": dhcp6leased is not running\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

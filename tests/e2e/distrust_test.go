@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,16 +128,7 @@ func kernelState(t *testing.T, topo *lab.Topology) string {
 func stealParentChannel(t *testing.T, topo *lab.Topology, d *daemon, flag string) int {
 	t.Helper()
 	parent := d.proc.Pid()
-	var child int
-	for _, pid := range childPids(t, parent) {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && slices.Contains(strings.Split(string(cmdline), "\x00"), flag) {
-			child = pid
-		}
-	}
-	if child == 0 {
-		t.Fatalf("no child %s of %d", flag, parent)
-	}
+	child := processes(t, d)[map[string]string{"-E": "engine", "-F": "frontend"}[flag]]
 	// ss lists each unix socket with its inode, its peer's inode and the
 	// processes holding it: the child's fd whose peer the parent holds.
 	out, err := topo.CLI.Run(t.Context(), "ss", "-x", "-a", "-p", "-n")

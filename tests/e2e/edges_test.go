@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,13 +180,9 @@ func TestGracefulRenumbering(t *testing.T) {
 	if !slicesContainsPrefix(routes, oldPfx) || !slicesContainsPrefix(routes, newPfx) {
 		t.Errorf("unreachable routes %v, want %v (retiring) and %v", routes, oldPfx, newPfx)
 	}
-	var retiring bool
-	for _, ia := range d.lease("up0").IAs {
-		retiring = retiring || ia.Retiring && ia.Prefix == oldPfx
-	}
-	if !retiring {
-		t.Errorf("lease file %+v lacks %v as retiring", d.lease("up0"), oldPfx)
-	}
+	d.waitLease("up0", oldPfx.String()+" retiring", func(l lease.Lease) bool {
+		return slices.ContainsFunc(l.IAs, func(ia lease.IA) bool { return ia.Retiring && ia.Prefix == oldPfx })
+	})
 	if out, _ := d.ctl("show", "interface", "up0"); !strings.Contains(out, "retiring "+oldPfx.String()) {
 		t.Errorf("show interface lacks the retiring prefix:\n%s", out)
 	}

@@ -3,12 +3,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,45 +18,12 @@ import (
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
-// bins holds the binaries TestMain builds, the same way `make build` does.
-var bins struct{ daemon, ctl string }
+// bins holds the binaries TestMain builds.
+var bins lab.Binaries
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		// Every test skips with its reason (lab.Require).
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "dhcp6leased-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	// Other users run the binaries too (TestCheckConfig).
-	if err := os.Chmod(dir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cmd := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/dhcp6leased/dhcp6leased/cmd/dhcp6leased",
-		"github.com/dhcp6leased/dhcp6leased/cmd/dhcp6leasectl")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		return 1
-	}
-	bins.daemon = filepath.Join(dir, "dhcp6leased")
-	bins.ctl = filepath.Join(dir, "dhcp6leasectl")
-	if err := lab.EnsureUser(context.Background(), "_dhcp6leased"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
+// TestMain builds the binaries; other users run them too
+// (TestCheckConfig), which lab.BuildBinaries allows.
+func TestMain(m *testing.M) { os.Exit(lab.MainWithBinaries(m, &bins)) }
 
 // daemon is one dhcp6leased running in a topology's CLI namespace.
 type daemon struct {
@@ -65,9 +32,15 @@ type daemon struct {
 	conf  string
 	state string
 	sock  string
+	under []string    // a program the daemon runs under (setpriv ...), or none
 	proc  *lab.Proc   // the current run
 	procs []*lab.Proc // every run, for the failure log
 }
+
+// goSyntax finds a log line with a value as Go's %v prints a map, a
+// struct, a pointer to one, or a bad verb: every e2e daemon's output is
+// checked for it.
+var goSyntax = regexp.MustCompile(`(?m)^.*(map\[|&\{|="?\{|%!).*$`)
 
 // newDaemon writes conf and starts the daemon on it; it is stopped and its
 // output logged (on failure) when the test ends.
@@ -90,6 +63,9 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	}
 	t.Cleanup(func() {
 		d.stop()
+		if m := goSyntax.FindString(d.output()); m != "" {
+			t.Errorf("a log line prints a Go value (one format, issue 11.4: hex IAIDs, no map or struct syntax): %q", m)
+		}
 		if t.Failed() {
 			t.Logf("daemon output:\n%s", d.output())
 		}
@@ -99,7 +75,8 @@ func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	p, err := d.topo.CLI.Start(d.t.Context(), bins.daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	argv := append(append([]string{}, d.under...), bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+	p, err := d.topo.CLI.Start(d.t.Context(), argv...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -123,7 +100,7 @@ func (d *daemon) stop() {
 
 // ctl runs dhcp6leasectl against the daemon's socket.
 func (d *daemon) ctl(args ...string) (string, error) {
-	out, err := exec.CommandContext(d.t.Context(), bins.ctl, append([]string{"-s", d.sock}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(d.t.Context(), bins.Ctl, append([]string{"-s", d.sock}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
@@ -191,19 +168,26 @@ func (d *daemon) lease(uplink string) lease.Lease {
 	return l
 }
 
+// waitLease waits until the lease file of uplink is as ok wants it and
+// returns it. The parent writes the file after it configured the
+// addresses the same Reply brought, so a test that saw them must still
+// wait for the file.
+func (d *daemon) waitLease(uplink, what string, ok func(lease.Lease) bool) lease.Lease {
+	d.t.Helper()
+	var l lease.Lease
+	// No checkAlive: tests read the file of a daemon they stopped, too.
+	lab.WaitForT(d.t, 5*time.Second, "the lease file of "+uplink+" with "+what, func() (bool, error) {
+		l = d.lease(uplink)
+		return ok(l), nil
+	})
+	return l
+}
+
 // heldPrefix waits until the lease file of uplink holds its first IA and
-// returns its prefix: the file is written just after the addresses.
+// returns its prefix.
 func (d *daemon) heldPrefix(uplink string) netip.Prefix {
 	d.t.Helper()
-	var p netip.Prefix
-	lab.WaitForT(d.t, 5*time.Second, "a lease file for "+uplink, func() (bool, error) {
-		if l := d.lease(uplink); len(l.IAs) > 0 {
-			p = l.IAs[0].Prefix
-			return true, nil
-		}
-		return false, nil
-	})
-	return p
+	return d.waitLease(uplink, "an IA", func(l lease.Lease) bool { return len(l.IAs) > 0 }).IAs[0].Prefix
 }
 
 // plan parses the daemon's config, for its IAIDs.

@@ -81,7 +81,9 @@ func hostileDrops(m hostile.Mode) []string {
 	case hostile.UnknownType:
 		return []string{"unknown-type", "client-message", "relay-message"}
 	case hostile.Reconfigure:
-		return []string{"unexpected-type"}
+		// RFC 8415 18.2.11: no lease from this server holds a Reconfigure Key, so there is
+		// nothing to check the message against.
+		return []string{"reconfigure-no-key"}
 	}
 	return nil // Flood: all of the above
 }

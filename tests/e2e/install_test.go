@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,39 +66,41 @@ func tree(t *testing.T, root string) map[string]string {
 // with their modes, and the files as they are in the tree.
 func TestInstall(t *testing.T) {
 	dest := t.TempDir()
-	makeInstall(t, "DESTDIR="+dest, "PREFIX=/usr")
+	makeInstall(t, "DESTDIR="+dest, "PREFIX=/usr", "VERSION=0.0.0-e2e")
 	dir, exe, doc := "drwxr-xr-x", "-rwxr-xr-x", "-rw-r--r--"
 	want := map[string]string{
-		"usr":                       dir,
-		"usr/sbin":                  dir,
-		"usr/sbin/dhcp6leased":      exe,
-		"usr/sbin/dhcp6leasectl":    exe,
-		"usr/share":                 dir,
-		"usr/share/man":             dir,
-		"usr/share/man/man5":        dir,
-		"usr/share/man/man8":        dir,
-		"usr/share/doc":             dir,
-		"usr/share/doc/dhcp6leased": dir,
-		"usr/lib":                   dir,
-		"usr/lib/systemd":           dir,
-		"usr/lib/systemd/system":    dir,
-		"usr/lib/sysusers.d":        dir,
-		"usr/lib/tmpfiles.d":        dir,
+		"usr":                                dir,
+		"usr/sbin":                           dir,
+		"usr/sbin/dhcp6leased":               exe,
+		"usr/sbin/dhcp6leasectl":             exe,
+		"usr/share":                          dir,
+		"usr/share/man":                      dir,
+		"usr/share/man/man5":                 dir,
+		"usr/share/man/man8":                 dir,
+		"usr/share/doc":                      dir,
+		"usr/share/doc/dhcp6leased":          dir,
+		"usr/share/doc/dhcp6leased/examples": dir,
+		"usr/share/dhcp6leased":              dir,
+		"usr/lib":                            dir,
+		"usr/lib/systemd":                    dir,
+		"usr/lib/systemd/system":             dir,
+		"usr/lib/sysusers.d":                 dir,
+		"usr/lib/tmpfiles.d":                 dir,
 	}
 	copies := map[string]string{
-		"usr/share/man/man5/dhcp6leased.conf.5":              "docs/man/dhcp6leased.conf.5",
-		"usr/share/man/man8/dhcp6leased.8":                   "docs/man/dhcp6leased.8",
-		"usr/share/man/man8/dhcp6leasectl.8":                 "docs/man/dhcp6leasectl.8",
-		"usr/lib/systemd/system/dhcp6leased.service":         "contrib/systemd/dhcp6leased.service",
-		"usr/lib/sysusers.d/dhcp6leased.conf":                "contrib/systemd/dhcp6leased.sysusers",
-		"usr/lib/tmpfiles.d/dhcp6leased.conf":                "contrib/systemd/dhcp6leased.tmpfiles",
-		"usr/share/doc/dhcp6leased/dhcp6leased.conf.example": "contrib/dhcp6leased.conf.example",
-		"usr/share/doc/dhcp6leased/radvd-hook":               "contrib/radvd-hook",
+		"usr/share/man/man5/dhcp6leased.conf.5":               "docs/man/dhcp6leased.conf.5",
+		"usr/share/man/man8/dhcp6leased.8":                    "docs/man/dhcp6leased.8",
+		"usr/share/man/man8/dhcp6leasectl.8":                  "docs/man/dhcp6leasectl.8",
+		"usr/lib/systemd/system/dhcp6leased.service":          "contrib/systemd/dhcp6leased.service",
+		"usr/lib/sysusers.d/dhcp6leased.conf":                 "contrib/systemd/dhcp6leased.sysusers",
+		"usr/lib/tmpfiles.d/dhcp6leased.conf":                 "contrib/systemd/dhcp6leased.tmpfiles",
+		"usr/share/doc/dhcp6leased/examples/dhcp6leased.conf": "contrib/dhcp6leased.conf.example",
+		"usr/share/dhcp6leased/radvd-hook":                    "contrib/radvd-hook",
 	}
 	for path := range copies {
 		want[path] = doc
 	}
-	want["usr/share/doc/dhcp6leased/radvd-hook"] = exe
+	want["usr/share/dhcp6leased/radvd-hook"] = exe
 	if diff := cmp.Diff(want, tree(t, dest)); diff != "" {
 		t.Errorf("installed tree (-want +got):\n%s", diff)
 	}
@@ -115,9 +118,16 @@ func TestInstall(t *testing.T) {
 			t.Errorf("%s differs from %s", path, src)
 		}
 	}
-	out, err := exec.Command(filepath.Join(dest, "usr/sbin/dhcp6leased"), "-n", "-f", filepath.Join(dest, "usr/share/doc/dhcp6leased/dhcp6leased.conf.example")).CombinedOutput()
+	out, err := exec.Command(filepath.Join(dest, "usr/sbin/dhcp6leased"), "-n", "-f", filepath.Join(dest, "usr/share/doc/dhcp6leased/examples/dhcp6leased.conf")).CombinedOutput()
 	if err != nil || string(out) != "configuration OK\n" {
 		t.Errorf("installed dhcp6leased -n on the installed example: %v, %q", err, out)
+	}
+	// The Makefile stamps VERSION into both (internal/version).
+	for _, name := range []string{"dhcp6leased", "dhcp6leasectl"} {
+		out, err := exec.Command(filepath.Join(dest, "usr/sbin", name), "--version").CombinedOutput()
+		if want := name + " 0.0.0-e2e ("; err != nil || !strings.HasPrefix(string(out), want) {
+			t.Errorf("installed %s --version: %v, %q; want %q", name, err, out, want)
+		}
 	}
 }
 
@@ -129,8 +139,13 @@ func TestInstallUnit(t *testing.T) {
 	prefix := filepath.Join(t.TempDir(), "usr")
 	makeInstall(t, "PREFIX="+prefix)
 	unit := filepath.Join(prefix, "lib/systemd/system/dhcp6leased.service")
-	if got, want := unitValues(t, unit)["ExecStart"], []string{prefix + "/sbin/dhcp6leased -d"}; !cmp.Equal(got, want) {
-		t.Errorf("ExecStart %q, want %q", got, want)
+	for key, want := range map[string]string{
+		"ExecStart":  prefix + "/sbin/dhcp6leased -d -s /run/dhcp6leased/dhcp6leased.sock",
+		"ExecReload": prefix + "/sbin/dhcp6leasectl -s /run/dhcp6leased/dhcp6leased.sock reload",
+	} {
+		if got := unitValues(t, unit)[key]; !cmp.Equal(got, []string{want}) {
+			t.Errorf("%s %q, want %q", key, got, want)
+		}
 	}
 	t.Run("systemd-analyze", func(t *testing.T) {
 		if _, err := exec.LookPath("systemd-analyze"); err != nil {
@@ -141,6 +156,17 @@ func TestInstallUnit(t *testing.T) {
 		cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(prefix, "share/man"))
 		if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
 			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		}
+	})
+	t.Run("security", func(t *testing.T) {
+		if _, err := exec.LookPath("systemd-analyze"); err != nil {
+			t.Skip("systemd-analyze not installed (Debian package systemd)")
+		}
+		// Issue 11: exposure at most 2.5 (--threshold counts tenths);
+		// tests/boot checks the same on the running service.
+		out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "--threshold=25", unit).CombinedOutput()
+		if err != nil {
+			t.Errorf("systemd-analyze security: %v\n%s", err, out)
 		}
 	})
 	t.Run("sysusers", func(t *testing.T) {
@@ -161,6 +187,21 @@ func TestInstallUnit(t *testing.T) {
 		f := strings.Split(strings.TrimSpace(string(passwd)), ":")
 		if len(f) != 7 || f[0] != "_dhcp6leased" || f[2] == "0" || f[5] != "/var/empty" || !strings.HasSuffix(f[6], "nologin") {
 			t.Errorf("passwd after systemd-sysusers: %q; want one unprivileged _dhcp6leased without a login", passwd)
+		}
+		// The user's own group, and the control socket's.
+		group, err := os.ReadFile(filepath.Join(root, "etc/group"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(string(group)), "\n") {
+			if g := strings.Split(l, ":"); len(g) == 4 && g[2] != "0" {
+				names = append(names, g[0])
+			}
+		}
+		slices.Sort(names)
+		if !cmp.Equal(names, []string{"_dhcp6leased", "dhcp6leasectl"}) {
+			t.Errorf("group after systemd-sysusers: %q; want _dhcp6leased and dhcp6leasectl, neither gid 0", group)
 		}
 	})
 	t.Run("tmpfiles", func(t *testing.T) {
@@ -220,7 +261,7 @@ func TestUnitPrivileges(t *testing.T) {
 	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
 	d := newDaemonStopped(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
 	p, err := topo.CLI.Start(t.Context(), "setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--no-new-privs", "--",
-		bins.daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
+		bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
 	if err != nil {
 		t.Fatal(err)
 	}

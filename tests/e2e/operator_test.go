@@ -67,3 +67,32 @@ func TestMissingUplink(t *testing.T) {
 		t.Errorf("show interface: %v:\n%s", err, out)
 	}
 }
+
+// TestKernelRefusal: when the kernel refuses the plan (here the parent
+// runs without CAP_NET_ADMIN, as under a unit that dropped it), the lease
+// is still Bound, and show interface and its JSON say what was refused
+// and why instead of looking healthy.
+func TestKernelRefusal(t *testing.T) {
+	lab.Require(t, "kea-dhcp6", "setpriv")
+	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
+	d := newDaemonStopped(t, topo, flapConf)
+	d.under = []string{"setpriv", "--bounding-set", "-net_admin", "--inh-caps", "-net_admin", "--"}
+	d.start()
+	var out string
+	lab.WaitForT(t, bindTimeout, "Bound, with the kernel's refusal shown", func() (bool, error) {
+		d.checkAlive()
+		var err error
+		out, err = d.ctl("show", "interface", "up0")
+		return err == nil && strings.HasPrefix(out, "up0 [Bound]\n") &&
+			strings.Contains(out, "\tkernel refused the plan: ") && strings.Contains(out, "operation not permitted, "), nil
+	})
+	if got := d.globalAddrs("lan0"); len(got) != 0 {
+		t.Errorf("lan0 has %v, yet the kernel refused", got)
+	}
+	js, err := d.ctl("-j", "show", "interface", "up0")
+	if err != nil || !strings.Contains(js, `"kernel_error": {`) || !strings.Contains(js, "operation not permitted") {
+		t.Errorf("show -j lacks the kernel error: %v\n%s", err, js)
+	}
+}

@@ -149,7 +149,7 @@ func TestDetach(t *testing.T) {
 	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
 	d := newDaemonStopped(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
 	logs := syslogSocket(t)
-	out, err := topo.CLI.Run(t.Context(), bins.daemon, "-f", d.conf, "-L", d.state, "-s", d.sock)
+	out, err := topo.CLI.Run(t.Context(), bins.Daemon, "-f", d.conf, "-L", d.state, "-s", d.sock)
 	if err != nil {
 		t.Fatalf("detaching start: %v: %s", err, out)
 	}

@@ -19,6 +19,13 @@ import (
 type KeaOptions struct {
 	ServerOptions
 	ServerID ServerID
+	// DNSServers and DomainSearch go out as options 23 and 24 (RFC 3646)
+	// to clients that ask for them.
+	DNSServers   []netip.Addr
+	DomainSearch []string
+	// AddressPool, when valid, is the subnet's pool of addresses for
+	// IA_NA, e.g. 2001:db8:0:1::1000/116.
+	AddressPool netip.Prefix
 }
 
 // ServerID selects the server's DUID. The zero value is a DUID-LL from the
@@ -121,7 +128,18 @@ func keaConfig(opts KeaOptions, ifname, dir, leaseFile, logFile string) ([]byte,
 			"persist":       false,
 		}
 	}
-	cfg := map[string]any{"Dhcp6": map[string]any{
+	var options []map[string]any
+	if len(opts.DNSServers) > 0 {
+		addrs := make([]string, len(opts.DNSServers))
+		for i, a := range opts.DNSServers {
+			addrs[i] = a.String()
+		}
+		options = append(options, map[string]any{"name": "dns-servers", "data": strings.Join(addrs, ", ")})
+	}
+	if len(opts.DomainSearch) > 0 {
+		options = append(options, map[string]any{"name": "domain-search", "data": strings.Join(opts.DomainSearch, ", ")})
+	}
+	dhcp6 := map[string]any{
 		"interfaces-config": map[string]any{
 			"interfaces": []string{ifname},
 			// Retry while the link-local address is still tentative.
@@ -150,7 +168,15 @@ func keaConfig(opts KeaOptions, ifname, dir, leaseFile, logFile string) ([]byte,
 			"name": "kea-dhcp6", "severity": "DEBUG", "debuglevel": 40,
 			"output_options": []map[string]any{{"output": logFile, "flush": true}},
 		}},
-	}}
+	}
+	if len(options) > 0 {
+		dhcp6["option-data"] = options
+	}
+	if p := opts.AddressPool; p.IsValid() {
+		subnet := dhcp6["subnet6"].([]map[string]any)[0]
+		subnet["pools"] = []map[string]any{{"pool": p.String()}}
+	}
+	cfg := map[string]any{"Dhcp6": dhcp6}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode kea-dhcp6 config: %w", err)

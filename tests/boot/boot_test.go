@@ -1,0 +1,414 @@
+// Package boot installs the Debian package (make deb) into a Debian 12
+// root and boots it in a systemd-nspawn container with systemd as PID 1,
+// its network the client namespace of a tests/lab topology with Kea on
+// the other end: the unit as a router would run it (issue 11). Run by
+// `make boottest`, which builds the package and passes it with -deb.
+package boot
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dhcp6leased/dhcp6leased/tests/lab"
+)
+
+var (
+	debFlag  = flag.String("deb", "", "the dhcp6leased .deb to install (make boottest passes it)")
+	rootFlag = flag.String("root", "/var/cache/dhcp6leased-boottest/root",
+		"a Debian 12 root with systemd; debootstrapped there when missing, and never written to (the container runs on an overlay)")
+)
+
+const (
+	// bootTimeout bounds a boot to a running system (2-3 s here).
+	bootTimeout = 60 * time.Second
+	// stopTimeout bounds the container's shutdown after SIGTERM.
+	stopTimeout = 30 * time.Second
+	// bindTimeout bounds the wait for a lease and its LAN addresses.
+	bindTimeout = 20 * time.Second
+	// maxExposure is the highest `systemd-analyze security` score the
+	// unit may have (issue 11.3).
+	maxExposure = 2.5
+)
+
+// guestPath is the PATH of commands run in the container, which the host's
+// environment must not leak into.
+const guestPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
+// TestBoot: with no configuration the enabled unit is skipped at boot on
+// its condition, not started; with one it comes up at boot, delegates,
+// shows the lease to a member of the dhcp6leasectl group (and to nobody
+// else), applies an edited file on `systemctl reload`, releases on
+// `systemctl stop`, and scores at most maxExposure.
+func TestBoot(t *testing.T) {
+	if *debFlag == "" {
+		t.Skip("no package: run `make boottest` (or go test ./tests/boot -deb PATH.deb)")
+	}
+	lab.Require(t, "systemd-nspawn", "nsenter", "kea-dhcp6")
+	deb, err := filepath.Abs(*debFlag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := debianRoot(t, *rootFlag)
+	dir := overlay(t, root)
+	install(t, dir, deb)
+
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0", "lan1"}})
+	kea := lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
+	uplink := topo.Uplinks[0]
+
+	t.Run("no config", func(t *testing.T) {
+		c := boot(t, dir, topo.CLI)
+		props := c.props(t, "ConditionResult", "ActiveState", "NRestarts")
+		if props["ConditionResult"] != "no" || props["ActiveState"] != "inactive" || props["NRestarts"] != "0" {
+			t.Errorf("without /etc/dhcp6leased.conf: %v; want the start skipped on its condition, never restarted", props)
+		}
+		status, _ := c.run(t.Context(), "systemctl", "status", "--no-pager", "dhcp6leased")
+		if !strings.Contains(status, "ConditionPathExists=/etc/dhcp6leased.conf was not met") {
+			t.Errorf("systemctl status does not name the condition:\n%s", status)
+		}
+		c.stop(t)
+	})
+	if t.Failed() {
+		return
+	}
+
+	conf := filepath.Join(dir, "etc/dhcp6leased.conf")
+	writeConf(t, conf, uplink, "lan0")
+	c := boot(t, dir, topo.CLI)
+	lab.WaitForT(t, bindTimeout, "dhcp6leased.service active at boot", func() (bool, error) {
+		p := c.props(t, "ActiveState", "NRestarts")
+		return p["ActiveState"] == "active", fmt.Errorf("%v", p)
+	})
+	waitGlobal(t, topo.CLI, "lan0")
+	pid := c.props(t, "MainPID")["MainPID"]
+
+	t.Run("show", func(t *testing.T) {
+		for _, user := range []string{"root", "alice"} {
+			out, err := c.as(t.Context(), user, "dhcp6leasectl", "show", "interface", uplink)
+			if err != nil || !strings.HasPrefix(out, uplink+" [Bound]\n") {
+				t.Errorf("dhcp6leasectl show interface %s as %s: %v\n%s", uplink, user, err, out)
+			}
+		}
+		// Not in the group: the socket is closed to bob.
+		if out, err := c.as(t.Context(), "bob", "dhcp6leasectl", "show", "interface", uplink); err == nil || !strings.Contains(out, "ermission denied") {
+			t.Errorf("dhcp6leasectl show as bob, outside the group: %v\n%s; want permission denied", err, out)
+		}
+		// The group reads; request stays root's (SPEC 10).
+		if out, err := c.as(t.Context(), "alice", "dhcp6leasectl", "request", uplink); err == nil {
+			t.Errorf("dhcp6leasectl request as alice succeeded:\n%s", out)
+		}
+	})
+
+	t.Run("security", func(t *testing.T) {
+		out, err := c.run(t.Context(), "systemd-analyze", "security", "dhcp6leased.service")
+		m := regexp.MustCompile(`Overall exposure level for dhcp6leased\.service: ([0-9.]+)`).FindStringSubmatch(out)
+		if err != nil || m == nil {
+			t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+		}
+		if score, _ := strconv.ParseFloat(m[1], 64); score > maxExposure {
+			t.Errorf("exposure %s, want at most %.1f:\n%s", m[1], maxExposure, out)
+		}
+		t.Logf("systemd-analyze security dhcp6leased.service: %s", m[1])
+	})
+
+	t.Run("reload", func(t *testing.T) {
+		writeConf(t, conf, uplink, "lan0 lan1")
+		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
+			t.Fatalf("systemctl reload: %v\n%s", err, out)
+		}
+		waitGlobal(t, topo.CLI, "lan1")
+		// A broken file fails the reload, with its line, and the running
+		// configuration stays.
+		if err := os.WriteFile(conf, []byte("request prefix delegation on\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err == nil {
+			t.Errorf("systemctl reload of a broken file succeeded:\n%s", out)
+		}
+		if p := c.props(t, "MainPID", "ActiveState"); p["MainPID"] != pid || p["ActiveState"] != "active" {
+			t.Errorf("after two reloads %v, MainPID was %s: want the same process, active", p, pid)
+		}
+		waitGlobal(t, topo.CLI, "lan1")
+	})
+
+	t.Run("stop", func(t *testing.T) {
+		if out, err := c.run(t.Context(), "systemctl", "stop", "dhcp6leased"); err != nil {
+			t.Fatalf("systemctl stop: %v\n%s", err, out)
+		}
+		if p := c.props(t, "ActiveState", "Result", "NRestarts"); p["ActiveState"] != "inactive" || p["Result"] != "success" || p["NRestarts"] != "0" {
+			t.Errorf("after stop: %v", p)
+		}
+		lab.WaitForT(t, bindTimeout, "Kea's leases released", func() (bool, error) {
+			leases, err := kea.Leases()
+			if err != nil || len(leases) == 0 {
+				return false, fmt.Errorf("leases %v: %w", leases, err)
+			}
+			for _, l := range leases {
+				if l.Valid != 0 {
+					return false, fmt.Errorf("%v still valid for %v", l.Prefix, l.Valid)
+				}
+			}
+			return true, nil
+		})
+	})
+}
+
+// writeConf writes the daemon's configuration for one IA_PD on uplink,
+// delegated to lans; release on shutdown so that `systemctl stop` shows at
+// Kea.
+func writeConf(t *testing.T, path, uplink, lans string) {
+	t.Helper()
+	text := fmt.Sprintf("solicit delay 0\nrelease on shutdown yes\nrequest rapid commit\nrequest prefix delegation on %s for { %s }\n", uplink, lans)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitGlobal waits for a global address on ifname, which the container's
+// daemon puts there from the delegated prefix.
+func waitGlobal(t *testing.T, ns *lab.Netns, ifname string) {
+	t.Helper()
+	lab.WaitForT(t, bindTimeout, ifname+" numbered from the delegation", func() (bool, error) {
+		addrs, err := ns.GlobalAddrs(context.Background(), ifname)
+		if err != nil {
+			return false, err
+		}
+		return len(addrs) > 0, fmt.Errorf("%s has %v", ifname, addrs)
+	})
+}
+
+// debianRoot returns dir, first debootstrapping Debian 12 there with
+// systemd when it does not exist yet (about a minute, from the machine's
+// apt mirror).
+func debianRoot(t *testing.T, dir string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "usr/lib/systemd/systemd")); err == nil {
+		return dir
+	}
+	lab.Require(t, "debootstrap")
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("debootstrap bookworm %s", dir)
+	out, err := exec.CommandContext(t.Context(), "debootstrap", "--variant=minbase",
+		"--include=systemd,systemd-sysv,dbus,iproute2", "bookworm", tmp).CombinedOutput()
+	if err != nil {
+		t.Fatalf("debootstrap: %v\n%s", err, tail(out))
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// overlay mounts a writable overlay over the read-only root and returns
+// where; it is unmounted when the test ends.
+func overlay(t *testing.T, root string) string {
+	t.Helper()
+	base := t.TempDir()
+	upper, work, merged := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", root, upper, work)
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		t.Fatalf("mount overlay %s: %v", opts, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(merged, 0); err != nil {
+			t.Errorf("unmount %s: %v", merged, err)
+		}
+	})
+	return merged
+}
+
+// install installs the package in the root, as apt would on a router,
+// and adds two users: alice in the dhcp6leasectl group, bob outside it.
+func install(t *testing.T, dir, deb string) {
+	t.Helper()
+	// The container's /tmp is its own tmpfs: the package goes elsewhere.
+	pkg := filepath.Join(dir, "var/tmp", filepath.Base(deb))
+	data, err := os.ReadFile(deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pkg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("dpkg -i /var/tmp/%s && useradd -m -G dhcp6leasectl alice && useradd -m bob", filepath.Base(deb))
+	out, err := exec.CommandContext(t.Context(), "systemd-nspawn", nspawnArgs(dir, "--private-network", "--pipe", "/bin/sh", "-c", script)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("install %s: %v\n%s", deb, err, out)
+	}
+}
+
+// nspawnArgs are systemd-nspawn's arguments for dir. Neither
+// systemd-machined nor a host systemd is needed: the container is not
+// registered and runs in the test's own cgroup.
+func nspawnArgs(dir string, args ...string) []string {
+	return append([]string{"--quiet", "--register=no", "--keep-unit", "--directory=" + dir}, args...)
+}
+
+// container is a booted systemd-nspawn container.
+type container struct {
+	cmd     *exec.Cmd
+	console *os.File // systemd-nspawn's output
+	done    chan struct{}
+	init    int // the container's PID 1, as the host sees it
+}
+
+// boot boots dir with systemd as PID 1 in network namespace ns and waits
+// until systemd reports the system running; it is shut down when the test
+// ends.
+func boot(t *testing.T, dir string, ns *lab.Netns) *container {
+	t.Helper()
+	console, err := os.CreateTemp(t.TempDir(), "console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nspawn grants CAP_NET_ADMIN only with a network namespace of its
+	// own making; a router's systemd has it, and so must this one.
+	cmd := exec.Command("systemd-nspawn", nspawnArgs(dir, "--boot", "--console=pipe",
+		"--network-namespace-path="+ns.Path(), "--capability=CAP_NET_ADMIN")...)
+	cmd.Stdout, cmd.Stderr = console, console
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &container{cmd: cmd, console: console, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() { c.stop(t) })
+	lab.WaitForT(t, bootTimeout, "the container's systemd", func() (bool, error) {
+		if c.exited() {
+			return false, lab.Abort(fmt.Errorf("systemd-nspawn exited: %s\n%s", cmd.ProcessState, c.output()))
+		}
+		if c.init == 0 {
+			c.init = childPID1(cmd.Process.Pid)
+			return false, errors.New("no PID 1 yet")
+		}
+		out, err := c.run(t.Context(), "systemctl", "is-system-running")
+		state := strings.TrimSpace(out)
+		if state == "degraded" {
+			failed, _ := c.run(t.Context(), "systemctl", "--failed", "--no-pager")
+			return false, lab.Abort(fmt.Errorf("system degraded:\n%s", failed))
+		}
+		return state == "running", fmt.Errorf("system %q: %w", state, err)
+	})
+	return c
+}
+
+// childPID1 finds the child of systemd-nspawn that is PID 1 of its own PID
+// namespace: the container's systemd. 0 while there is none.
+func childPID1(nspawn int) int {
+	statuses, _ := filepath.Glob("/proc/[0-9]*/status")
+	for _, path := range statuses {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s := string(b)
+		if strings.Contains(s, fmt.Sprintf("\nPPid:\t%d\n", nspawn)) && regexp.MustCompile(`\nNSpid:\t\d+\t1\n`).MatchString(s) {
+			pid, _ := strconv.Atoi(strings.Split(path, "/")[2])
+			return pid
+		}
+	}
+	return 0
+}
+
+func (c *container) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// output is what systemd-nspawn and the container's console printed.
+func (c *container) output() string {
+	b, _ := os.ReadFile(c.console.Name())
+	return tail(b)
+}
+
+// run runs a command in the container, in all its namespaces, with a
+// clean environment, and returns its combined output.
+func (c *container) run(ctx context.Context, args ...string) (string, error) {
+	argv := append([]string{"-t", strconv.Itoa(c.init), "--all", "env", "-i", guestPath}, args...)
+	out, err := exec.CommandContext(ctx, "nsenter", argv...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("in container: %s: %w", strings.Join(args, " "), err)
+	}
+	return string(out), nil
+}
+
+// as runs a command in the container as user, with the user's groups.
+func (c *container) as(ctx context.Context, user string, args ...string) (string, error) {
+	return c.run(ctx, append([]string{"setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--"}, args...)...)
+}
+
+// props returns the named properties of dhcp6leased.service.
+func (c *container) props(t *testing.T, names ...string) map[string]string {
+	t.Helper()
+	out, err := c.run(t.Context(), "systemctl", "show", "--property="+strings.Join(names, ","), "dhcp6leased.service")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	props := make(map[string]string)
+	for line := range strings.Lines(out) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			props[k] = v
+		}
+	}
+	return props
+}
+
+// stop shuts the container down as a host would (SIGTERM to
+// systemd-nspawn: systemd halts it), and kills it if that takes past
+// stopTimeout. Safe to call twice.
+func (c *container) stop(t *testing.T) {
+	t.Helper()
+	if c.exited() {
+		return
+	}
+	if t.Failed() {
+		journal, _ := c.run(context.Background(), "journalctl", "--no-pager", "-u", "dhcp6leased")
+		t.Logf("the service's journal:\n%s", tail([]byte(journal)))
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Error(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(stopTimeout):
+		c.cmd.Process.Kill()
+		<-c.done
+		t.Errorf("container did not halt within %v:\n%s", stopTimeout, c.output())
+	}
+}
+
+// tail is the end of a long output, enough to see why something failed.
+func tail(b []byte) string {
+	const max = 4000
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return string(b)
+}
