@@ -31,6 +31,9 @@ type client struct {
 	// prepare writes the client's files into dir, which is empty and
 	// belongs to this run only, and says how to launch it.
 	prepare func(dir string, uplinks []uplink) (launch, error)
+	// image is the path of dhcp6leased's binary, whose three processes'
+	// pages are broken down by what they hold; empty for the peers.
+	image string
 }
 
 // launch is how to run a client in the lab's CLI namespace.
@@ -47,7 +50,7 @@ type launch struct {
 // as "solicit delay 0"; without any, the defaults (the RFC 8415
 // section 18.2.1 random delay before the first Solicit).
 func ours(name, daemon string, lines ...string) client {
-	return client{name: name, prepare: func(dir string, uplinks []uplink) (launch, error) {
+	return client{name: name, image: daemon, prepare: func(dir string, uplinks []uplink) (launch, error) {
 		var conf strings.Builder
 		for _, l := range lines {
 			conf.WriteString(l + "\n")

@@ -216,3 +216,39 @@ func TestPlot(t *testing.T) {
 		t.Errorf("plot has %d dots, want one per sample: %d", circles, want)
 	}
 }
+
+// TestParseTrace: the lines of a trace instance, the system call
+// tracepoints in their own formats (as this kernel prints them), and the
+// fields the phases read.
+func TestParseTrace(t *testing.T) {
+	text := `# tracer: nop
+#           TASK-PID       TGID    CPU#  |||||  TIMESTAMP  FUNCTION
+     dhcp6leased-3188    (   3188) [000] ..... 29779.601581: sched_process_exec: filename=/bin/dhcp6leased pid=3188 old_pid=3188
+     dhcp6leased-3203    (   3188) [001] ..... 29779.609088: sys_fsync -> 0x0
+     dhcp6leased-3206    (   3188) [001] ..... 29779.615847: sys_bind(fd: 7, umyaddr: 0x3807ae65805c, addrlen: 0x1c)
+             exe-3221    (   3211) [000] .N... 29779.614489: sys_seccomp -> 0x0
+          <idle>-0       (-------) [001] d..2. 29779.6150: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_state=R ==> next_comm=exe next_pid=3221
+`
+	got := parseTrace(text)
+	want := []struct {
+		tid, tgid int
+		at        time.Duration
+		name      string
+		field     [2]string
+	}{
+		{3188, 3188, 29779601581 * time.Microsecond, "sched_process_exec", [2]string{"pid", "3188"}},
+		{3203, 3188, 29779609088 * time.Microsecond, "sys_exit_fsync", [2]string{"ret", "0x0"}},
+		{3206, 3188, 29779615847 * time.Microsecond, "sys_enter_bind", [2]string{"addrlen", "0x1c"}},
+		{3221, 3211, 29779614489 * time.Microsecond, "sys_exit_seccomp", [2]string{"ret", "0x0"}},
+		{0, 0, 29779615000 * time.Microsecond, "sched_switch", [2]string{"next_pid", "3221"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("parseTrace: %d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.tid != w.tid || g.tgid != w.tgid || g.at != w.at || g.name != w.name || g.field(w.field[0]) != w.field[1] {
+			t.Errorf("event %d = %+v (%s=%q), want %+v", i, g, w.field[0], g.field(w.field[0]), w)
+		}
+	}
+}

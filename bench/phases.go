@@ -89,6 +89,11 @@ func (m milestone) String() string {
 		"UDP socket bound", "Solicit on up0", "Reply on up0", "lan0 address added", "lan0 address usable"}[m]
 }
 
+// udpBindLen is bind(2)'s addrlen, as the trace prints it, for the
+// uplink's socket: a sockaddr_in6 (28 bytes), where the parent's other
+// binds are of netlink and unix sockets.
+const udpBindLen = "0x1c"
+
 // roles are the three processes, as the parent names them in argv[0].
 var roles = []string{"parent", "frontend", "engine"}
 
@@ -232,7 +237,7 @@ func traceMilestones(events []traceEvent, pids map[string]int) map[milestone]tim
 			first(duidSync, e.at)
 		case e.tgid == parent && e.name == "sys_exit_fsync" && !childStarted:
 			marks[duidSynced] = e.at // the last one before a child's exec
-		case e.tgid == parent && e.name == "sys_enter_bind" && childStarted:
+		case e.tgid == parent && e.name == "sys_enter_bind" && childStarted && e.field("addrlen") == udpBindLen:
 			first(socketBound, e.at)
 		}
 		for role, ms := range perRole {

@@ -52,6 +52,14 @@ func (b breakdown) total() float64 {
 	return b.text.pss + b.rodata.pss + b.pclntab.pss + b.imageOther.pss + float64(b.data+b.stack+b.anon+b.other)
 }
 
+// add sums two breakdowns' PSS (the image parts' sizes are not summed).
+func (b breakdown) add(o breakdown) breakdown {
+	sum := func(x, y imagePart) imagePart { return imagePart{pss: x.pss + y.pss} }
+	return breakdown{text: sum(b.text, o.text), rodata: sum(b.rodata, o.rodata), pclntab: sum(b.pclntab, o.pclntab),
+		imageOther: sum(b.imageOther, o.imageOther), data: b.data + o.data, stack: b.stack + o.stack,
+		anon: b.anon + o.anon, other: b.other + o.other}
+}
+
 // mapping is one entry of /proc/PID/smaps.
 type mapping struct {
 	start, end uint64
@@ -243,4 +251,20 @@ func (p *pageInfo) scan(lo, hi uint64) ([]bool, []float64, error) {
 		}
 	}
 	return resident, pss, nil
+}
+
+// roleBreakdowns reads the breakdown of each of dhcp6leased's processes,
+// started from image, by role.
+func roleBreakdowns(r *running, image string) (map[string]breakdown, error) {
+	pids, err := rolePids(r)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]breakdown{}
+	for role, pid := range pids {
+		if out[role], err = readBreakdown(pid, image); err != nil {
+			return nil, fmt.Errorf("pages of the %s: %w", role, err)
+		}
+	}
+	return out, nil
 }

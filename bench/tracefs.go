@@ -141,7 +141,18 @@ type traceEvent struct {
 // traceLine matches a trace line with record-tgid:
 //
 //	dhcp6leased-1234    (   1234) [001] .....  8826.925402: sched_process_exec: filename=... pid=1234 old_pid=1234
-var traceLine = regexp.MustCompile(`^\s*.*?-(\d+)\s+\(\s*(\d+|-+)\)\s+\[\d+\]\s+\S+\s+(\d+)\.(\d+):\s+(\w+):\s*(.*)$`)
+//	dhcp6leased-1234    (   1234) [001] .....  8826.925410: sys_fsync(fd: 6)
+//	dhcp6leased-1234    (   1234) [001] .....  8826.926410: sys_fsync -> 0x0
+//
+// The system call tracepoints print the call (sys_enter_NAME) and its
+// return (sys_exit_NAME) in their own formats.
+var traceLine = regexp.MustCompile(`^\s*.*?-(\d+)\s+\(\s*(\d+|-+)\)\s+\[\d+\]\s+\S+\s+(\d+)\.(\d+):\s+(.*)$`)
+
+var (
+	eventBody   = regexp.MustCompile(`^(\w+):\s*(.*)$`)
+	syscallBody = regexp.MustCompile(`^sys_(\w+)\((.*)\)$`)
+	returnBody  = regexp.MustCompile(`^sys_(\w+) -> (\S+)$`)
+)
 
 func parseTrace(text string) []traceEvent {
 	var events []traceEvent
@@ -157,16 +168,26 @@ func parseTrace(text string) []traceEvent {
 		}
 		sec, _ := strconv.ParseInt(m[3], 10, 64)
 		frac, _ := strconv.ParseInt((m[4] + "000000000")[:9], 10, 64)
-		events = append(events, traceEvent{tid: tid, tgid: tgid,
-			at: time.Duration(sec)*time.Second + time.Duration(frac), name: m[5], fields: m[6]})
+		e := traceEvent{tid: tid, tgid: tgid, at: time.Duration(sec)*time.Second + time.Duration(frac)}
+		if b := syscallBody.FindStringSubmatch(m[5]); b != nil {
+			e.name, e.fields = "sys_enter_"+b[1], strings.ReplaceAll(b[2], ": ", "=")
+		} else if b := returnBody.FindStringSubmatch(m[5]); b != nil {
+			e.name, e.fields = "sys_exit_"+b[1], "ret="+b[2]
+		} else if b := eventBody.FindStringSubmatch(m[5]); b != nil {
+			e.name, e.fields = b[1], b[2]
+		} else {
+			continue
+		}
+		events = append(events, e)
 	}
 	return events
 }
 
-// field returns the value of name=value in an event's fields.
+// field returns the value of name=value in an event's fields (separated
+// by blanks, or by commas and blanks in a system call's arguments).
 func (e traceEvent) field(name string) string {
 	for _, f := range strings.Fields(e.fields) {
-		if v, ok := strings.CutPrefix(f, name+"="); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSuffix(f, ","), name+"="); ok {
 			return v
 		}
 	}
