@@ -31,6 +31,9 @@ type client struct {
 	// prepare writes the client's files into dir, which is empty and
 	// belongs to this run only, and says how to launch it.
 	prepare func(dir string, uplinks []uplink) (launch, error)
+	// image is the path of dhcp6leased's binary, whose three processes'
+	// pages are broken down by what they hold; empty for the peers.
+	image string
 }
 
 // launch is how to run a client in the lab's CLI namespace.
@@ -47,7 +50,7 @@ type launch struct {
 // as "solicit delay 0"; without any, the defaults (the RFC 8415
 // section 18.2.1 random delay before the first Solicit).
 func ours(name, daemon string, lines ...string) client {
-	return client{name: name, prepare: func(dir string, uplinks []uplink) (launch, error) {
+	return client{name: name, image: daemon, prepare: func(dir string, uplinks []uplink) (launch, error) {
 		var conf strings.Builder
 		for _, l := range lines {
 			conf.WriteString(l + "\n")
@@ -170,8 +173,9 @@ shift
 exec "$@"`
 
 // start launches c in ns with the files in dir and returns once the client
-// is exec'd.
-func start(ctx context.Context, ns *lab.Netns, dir string, l launch) (*running, error) {
+// is exec'd. armed, unless nil, is called with the launcher's pid (the
+// client's to be) while it waits at its gate.
+func start(ctx context.Context, ns *lab.Netns, dir string, l launch, armed func(pid int) error) (*running, error) {
 	gate := filepath.Join(dir, "gate")
 	if err := unix.Mkfifo(gate, 0o600); err != nil {
 		return nil, fmt.Errorf("create gate %s: %w", gate, err)
@@ -202,6 +206,11 @@ func start(ctx context.Context, ns *lab.Netns, dir string, l launch) (*running, 
 		return nil, errors.Join(fmt.Errorf("start %s: %w", l.argv[0], err), p.Stop())
 	}
 	defer f.Close()
+	if armed != nil {
+		if err := armed(p.Pid()); err != nil {
+			return nil, errors.Join(err, p.Stop())
+		}
+	}
 	r := &running{proc: p, started: time.Now()}
 	if _, err := f.WriteString("\n"); err != nil {
 		return nil, errors.Join(fmt.Errorf("open gate of %s: %w", l.argv[0], err), p.Stop())

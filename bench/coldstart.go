@@ -25,6 +25,11 @@ type coldStartResult struct {
 	// procs the number of its processes then.
 	mem   memory
 	procs int
+	// roles is, for dhcp6leased, each process's pages by what they hold
+	// at the same time, by role.
+	roles map[string]breakdown
+	// goMem is what each of them says of its Go memory, read after.
+	goMem map[string]goMemory
 }
 
 // coldStarts starts c runs times in tb, each time with no state (a new
@@ -56,7 +61,16 @@ func coldStarts(ctx context.Context, tb *testbed, c client, runs int) (coldStart
 				return err
 			}
 			res.procs = len(procs)
-			res.mem, err = procs.memory()
+			if res.mem, err = procs.memory(); err != nil {
+				return err
+			}
+			if c.image == "" {
+				return nil
+			}
+			if res.roles, err = roleBreakdowns(r, c.image); err != nil {
+				return err
+			}
+			res.goMem, err = goMemories(ctx, r)
 			return err
 		})
 		if err != nil {
@@ -69,7 +83,12 @@ func coldStarts(ctx context.Context, tb *testbed, c client, runs int) (coldStart
 
 // run starts c in tb, calls measure, stops c and cleans up after it.
 func (tb *testbed) run(ctx context.Context, c client, measure func(*running) error) error {
-	r, err := tb.start(ctx, c)
+	return tb.runArmed(ctx, c, nil, measure)
+}
+
+// runArmed is run with start's armed.
+func (tb *testbed) runArmed(ctx context.Context, c client, armed func(pid int) error, measure func(*running) error) error {
+	r, err := tb.start(ctx, c, armed)
 	if err != nil {
 		return err
 	}

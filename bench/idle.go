@@ -44,7 +44,7 @@ func idle(ctx context.Context, clients []client, floorBin string, window time.Du
 		}
 		cleanups = append(cleanups, tb.Close)
 		var r *running
-		if r, err = tb.start(ctx, c); err != nil {
+		if r, err = tb.start(ctx, c, nil); err != nil {
 			return nil, err
 		}
 		cleanups = append(cleanups, r.stop)

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,18 @@ type settings struct {
 	flaps          int
 	uplinks        []int
 	idleWindow     time.Duration
+	// phases is how many traced cold starts show where the time goes.
+	phases int
+	// only, unless empty, names the parts to run (parts); the report
+	// shows the others as not run.
+	only map[string]bool
 }
+
+// parts are the measurements -only can pick; the Go floor always runs.
+func parts() []string { return []string{"codec", "coldstart", "phases", "linkup", "scale", "idle"} }
+
+// does reports whether the settings include part.
+func (s settings) does(part string) bool { return len(s.only) == 0 || s.only[part] }
 
 // results are everything one run measured.
 type results struct {
@@ -59,6 +71,7 @@ type results struct {
 	machine    machine
 	codec      []codecPair
 	coldStarts []coldStartResult
+	phases     phaseResult
 	linkUps    []linkUpResult
 	floor      memory
 	// images are the read-only image sizes (imageSize) of the daemon
@@ -70,7 +83,7 @@ type results struct {
 
 func main() {
 	var s settings
-	var uplinks string
+	var uplinks, only string
 	flag.StringVar(&s.daemon, "daemon", "bin/dhcp6leased", "dhcp6leased binary to measure")
 	flag.StringVar(&s.goTool, "go", "go", "go tool, for the codec benchmarks and the Go floor")
 	flag.StringVar(&s.report, "out", "docs/PERFORMANCE.md", "report to write")
@@ -79,6 +92,8 @@ func main() {
 	flag.IntVar(&s.flaps, "flaps", 10, "link flaps per client")
 	flag.StringVar(&uplinks, "uplinks", "1,16,64,128", "uplink counts for the scale runs")
 	flag.DurationVar(&s.idleWindow, "idle", time.Minute, "idle window")
+	flag.IntVar(&s.phases, "phases", 20, "traced cold starts for the start-up phases")
+	flag.StringVar(&only, "only", "", "parts to run, separated by commas ("+strings.Join(parts(), ", ")+"); all when empty")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("bench: ")
@@ -89,8 +104,20 @@ func main() {
 		}
 		s.uplinks = append(s.uplinks, n)
 	}
+	if only != "" {
+		s.only = map[string]bool{}
+		for _, p := range strings.Split(only, ",") {
+			if !slices.Contains(parts(), p) {
+				log.Fatalf("-only %q: %q is none of %s", only, p, strings.Join(parts(), ", "))
+			}
+			s.only[p] = true
+		}
+	}
 	if s.runs < 1 {
 		log.Fatalf("-runs %d: want at least 1", s.runs)
+	}
+	if s.phases < 1 {
+		log.Fatalf("-phases %d: want at least 1", s.phases)
 	}
 	if s.flaps < 1 {
 		log.Fatalf("-flaps %d: want at least 1", s.flaps)
@@ -134,9 +161,11 @@ func benchmark(ctx context.Context, s settings) (err error) {
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
 
-	log.Print("codec benchmarks")
-	if res.codec, err = runCodec(ctx, s.goTool); err != nil {
-		return err
+	if s.does("codec") {
+		log.Print("codec benchmarks")
+		if res.codec, err = runCodec(ctx, s.goTool); err != nil {
+			return err
+		}
 	}
 	log.Print("Go floor")
 	floorBin, err := buildFloor(ctx, s.goTool, tmp)
@@ -154,30 +183,44 @@ func benchmark(ctx context.Context, s settings) (err error) {
 	}
 
 	oursZero := ours(oursZeroName, daemon, "solicit delay 0")
-	for _, c := range []client{oursZero, ours(oursRFCName, daemon), dhcpcd(), wide()} {
-		log.Printf("cold starts: %s, %d runs", c.name, s.runs)
-		r, err := coldStartSeries(ctx, c, s.runs)
-		if err != nil {
+	if s.does("coldstart") {
+		for _, c := range []client{oursZero, ours(oursRFCName, daemon), dhcpcd(), wide()} {
+			log.Printf("cold starts: %s, %d runs", c.name, s.runs)
+			r, err := coldStartSeries(ctx, c, s.runs)
+			if err != nil {
+				return err
+			}
+			res.coldStarts = append(res.coldStarts, r)
+		}
+	}
+	if s.does("phases") {
+		log.Printf("start-up phases: %s, %d traced runs", oursZero.name, s.phases)
+		if res.phases, err = phaseSeries(ctx, oursZero, s.phases); err != nil {
 			return err
 		}
-		res.coldStarts = append(res.coldStarts, r)
 	}
-	log.Printf("link flaps: %d per client", s.flaps)
-	oursFlap := ours(oursFlapName, daemon, "solicit delay 0", "link down delay "+linkDownDelay)
-	if res.linkUps, err = linkUps(ctx, []client{oursFlap, dhcpcd()}, s.flaps); err != nil {
-		return err
-	}
-	for _, n := range s.uplinks {
-		log.Printf("scale: %d uplinks", n)
-		r, err := scale(ctx, n, []client{oursZero, dhcpcd()})
-		if err != nil {
+	if s.does("linkup") {
+		log.Printf("link flaps: %d per client", s.flaps)
+		oursFlap := ours(oursFlapName, daemon, "solicit delay 0", "link down delay "+linkDownDelay)
+		if res.linkUps, err = linkUps(ctx, []client{oursFlap, dhcpcd()}, s.flaps); err != nil {
 			return err
 		}
-		res.scale = append(res.scale, r...)
 	}
-	log.Printf("idle: %v", s.idleWindow)
-	if res.idle, err = idle(ctx, []client{oursZero, dhcpcd(), wide()}, floorBin, s.idleWindow); err != nil {
-		return err
+	if s.does("scale") {
+		for _, n := range s.uplinks {
+			log.Printf("scale: %d uplinks", n)
+			r, err := scale(ctx, n, []client{oursZero, dhcpcd()})
+			if err != nil {
+				return err
+			}
+			res.scale = append(res.scale, r...)
+		}
+	}
+	if s.does("idle") {
+		log.Printf("idle: %v", s.idleWindow)
+		if res.idle, err = idle(ctx, []client{oursZero, dhcpcd(), wide()}, floorBin, s.idleWindow); err != nil {
+			return err
+		}
 	}
 
 	if res.machine.loadAfter, err = loadAverage(); err != nil {

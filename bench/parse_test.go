@@ -146,7 +146,13 @@ func sampleResults() results {
 		codec: []codecPair{{op: "decode a Reply with two IA_PDs", oursR: benchResult{nsPerOp: 500},
 			theirR: benchResult{nsPerOp: 6000, allocsPerOp: 34}}},
 		coldStarts: []coldStartResult{
-			{client: oursZeroName, toPrefix: ms(4, 5, 6), mem: memory{RSS: 20000, PSS: 9000}, procs: 3},
+			{client: oursZeroName, toPrefix: ms(4, 5, 6), mem: memory{RSS: 20000, PSS: 9000}, procs: 3,
+				roles: map[string]breakdown{
+					"parent":   {text: imagePart{pss: 300, resident: 900, size: 2800}, anon: 1800, data: 150, stack: 16},
+					"frontend": {text: imagePart{pss: 300, resident: 900, size: 2800}, anon: 1200, data: 160, stack: 12},
+					"engine":   {text: imagePart{pss: 300, resident: 900, size: 2800}, anon: 1300, data: 150, stack: 16},
+				},
+				goMem: map[string]goMemory{"parent": {goroutines: 7, heapLive: 800 << 10, stacks: 512 << 10}}},
 			{client: oursRFCName, toPrefix: ms(100, 500, 900), mem: memory{RSS: 20000, PSS: 9000}, procs: 3},
 			{client: dhcpcdName, toPrefix: ms(1050, 1060, 1100), mem: memory{RSS: 7000, PSS: 1500}, procs: 4},
 			{client: wideName, toPrefix: ms(40, 400, 800), mem: memory{RSS: 2000, PSS: 500}, procs: 1},
@@ -155,6 +161,12 @@ func sampleResults() results {
 			{client: oursFlapName, toSent: ms(3, 4, 5), toBound: ms(5, 6, 30), sent: map[string]int{"rebind": 3}, kept: true},
 			{client: dhcpcdName, toSent: ms(1000, 1000, 1100), toBound: ms(1000, 1200, 1300), sent: map[string]int{"rebind": 2, "solicit": 1}},
 		},
+		phases: phaseResult{toPrefix: ms(10, 12), runs: []phaseRun{
+			phaseRunAt(map[milestone]time.Duration{parentExec: 0, parentMain: 2 * time.Millisecond, frontendExec: 5 * time.Millisecond,
+				solicitSent: 9 * time.Millisecond, replySeen: 10 * time.Millisecond, addressAdded: 11 * time.Millisecond}),
+			phaseRunAt(map[milestone]time.Duration{parentExec: 0, parentMain: 3 * time.Millisecond, frontendExec: 6 * time.Millisecond,
+				solicitSent: 10 * time.Millisecond, replySeen: 11 * time.Millisecond, addressAdded: 13 * time.Millisecond}),
+		}},
 		floor:       memory{RSS: 6000, PSS: 3300, PSSFile: 1400, PSSAnon: 1900},
 		daemonImage: 5 << 20,
 		floorImage:  1 << 20,
@@ -165,6 +177,16 @@ func sampleResults() results {
 		},
 		idle: []idleResult{{client: oursZeroName, window: time.Minute, did: activity{switches: 30, cpu: time.Millisecond}}},
 	}
+}
+
+// phaseRunAt is a traced run that showed the milestones given.
+func phaseRunAt(at map[milestone]time.Duration) phaseRun {
+	var r phaseRun
+	for m, d := range at {
+		r.at[m], r.ok[m] = d, true
+	}
+	r.cpu = map[string]procCPU{"parent": {run: 5 * time.Millisecond, wait: time.Millisecond}}
+	return r
 }
 
 func TestReport(t *testing.T) {
@@ -178,6 +200,17 @@ func TestReport(t *testing.T) {
 		"80 of 128 addressed by 9000.0 ms, then exited (signal: bad system call)",
 		"| Go floor | 3 | 5.86 MiB | 3.22 MiB | 1.37 MiB | 1.86 MiB | 1.00x |",
 		"read-only image is 5.00 MiB, the Go floor's 1.00 MiB",
+		"| 2 time to prefix, solicit delay 0 (issue 13) | median <= 20.0 ms | 5.0 ms | met |",
+		"| 4 memory while bound (issue 13) | total PSS <= 6.00 MiB | 8.79 MiB | **missed** |",
+		// Phases no run showed (the DUID's fsync) merge into the one before.
+		"| parent: Go runtime start, package init | parent exec -> parent main | 2.5 ms | 3.0 ms |",
+		"| parent main -> frontend exec | 3.0 ms | 3.0 ms |",
+		"| frontend exec -> Solicit on up0 | 4.0 ms | 4.0 ms |",
+		"| server: Kea answers (Rapid Commit) | Solicit on up0 -> Reply on up0 | 1.0 ms | 1.0 ms |",
+		"| parent | 5.0 ms | 5.0 ms | 1.0 ms | 1.0 ms |",
+		"| parent | 300 (900 / 2800) | 0 (0 / 0) | 0 (0 / 0) | 0 (0 / 0) | 150 | 16 | 1800 | 0 | 2266 |",
+		"| all three | 900 | 0 | 0 | 0 | 460 | 44 | 4300 | 0 | 5704 |",
+		"| parent | 7 | 800 | 0 | 0 | 512 | 0 | 0 |",
 		"| 3 link up -> Bound | median <= 20.0 ms after the up-delay (0) | 6.0 ms (p95 30.0 ms) | met |",
 		"| dhcp6leased, link down delay 0.2 s | kept, deprecated | rebind (3) | 4.0 ms | 5.0 ms | 6.0 ms | 30.0 ms | 0.004x, 0.005x |",
 		"| dhcpcd | deleted | rebind (2), solicit (1) | 1000.0 ms | 1100.0 ms | 1200.0 ms | 1300.0 ms | 1.000x, 1.000x |",
@@ -214,5 +247,41 @@ func TestPlot(t *testing.T) {
 	}
 	if circles != want {
 		t.Errorf("plot has %d dots, want one per sample: %d", circles, want)
+	}
+}
+
+// TestParseTrace: the lines of a trace instance, the system call
+// tracepoints in their own formats (as this kernel prints them), and the
+// fields the phases read.
+func TestParseTrace(t *testing.T) {
+	text := `# tracer: nop
+#           TASK-PID       TGID    CPU#  |||||  TIMESTAMP  FUNCTION
+     dhcp6leased-3188    (   3188) [000] ..... 29779.601581: sched_process_exec: filename=/bin/dhcp6leased pid=3188 old_pid=3188
+     dhcp6leased-3203    (   3188) [001] ..... 29779.609088: sys_fsync -> 0x0
+     dhcp6leased-3206    (   3188) [001] ..... 29779.615847: sys_bind(fd: 7, umyaddr: 0x3807ae65805c, addrlen: 0x1c)
+             exe-3221    (   3211) [000] .N... 29779.614489: sys_seccomp -> 0x0
+          <idle>-0       (-------) [001] d..2. 29779.6150: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_state=R ==> next_comm=exe next_pid=3221
+`
+	got := parseTrace(text)
+	want := []struct {
+		tid, tgid int
+		at        time.Duration
+		name      string
+		field     [2]string
+	}{
+		{3188, 3188, 29779601581 * time.Microsecond, "sched_process_exec", [2]string{"pid", "3188"}},
+		{3203, 3188, 29779609088 * time.Microsecond, "sys_exit_fsync", [2]string{"ret", "0x0"}},
+		{3206, 3188, 29779615847 * time.Microsecond, "sys_enter_bind", [2]string{"addrlen", "0x1c"}},
+		{3221, 3211, 29779614489 * time.Microsecond, "sys_exit_seccomp", [2]string{"ret", "0x0"}},
+		{0, 0, 29779615000 * time.Microsecond, "sched_switch", [2]string{"next_pid", "3221"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("parseTrace: %d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.tid != w.tid || g.tgid != w.tgid || g.at != w.at || g.name != w.name || g.field(w.field[0]) != w.field[1] {
+			t.Errorf("event %d = %+v (%s=%q), want %+v", i, g, w.field[0], g.field(w.field[0]), w)
+		}
 	}
 }

@@ -54,6 +54,9 @@ func plotTimes(b *strings.Builder, res results) {
 		lo = math.Min(lo, math.Floor(math.Log10(msOf(c.toPrefix.min()))))
 		hi = math.Max(hi, math.Ceil(math.Log10(msOf(c.toPrefix.max()))))
 	}
+	if len(res.coldStarts) == 0 { // not run (-only): an empty axis, 1 ms to 1 s
+		lo, hi = 0, 3
+	}
 	if hi <= lo {
 		hi = lo + 1
 	}

@@ -22,6 +22,12 @@ const (
 	linkUpBoundTarget     = 20 * time.Millisecond
 )
 
+// Targets from issue 13.
+const (
+	delayZeroMedianTarget13 = 20 * time.Millisecond
+	totalPSSTargetKB        = 6 << 10
+)
+
 // writeOutputs writes the report and the plot it shows.
 func writeOutputs(res results) error {
 	plotRef, err := filepath.Rel(filepath.Dir(res.settings.report), res.settings.plot)
@@ -141,6 +147,7 @@ func report(res results, plotRef string) string {
 	writeTargets(&b, res)
 	writeCodec(&b, res)
 	writeColdStarts(&b, res)
+	writePhases(&b, res)
 	writeLinkUp(&b, res)
 	writeMemory(&b, res)
 	writeScale(&b, res)
@@ -164,6 +171,7 @@ func writeTargets(b *strings.Builder, res results) {
 	if okZero {
 		med := zero.toPrefix.median()
 		t.add("2 time to prefix, solicit delay 0", "median <= "+ms(delayZeroMedianTarget), ms(med), verdict(med <= delayZeroMedianTarget))
+		t.add("2 time to prefix, solicit delay 0 (issue 13)", "median <= "+ms(delayZeroMedianTarget13), ms(med), verdict(med <= delayZeroMedianTarget13))
 	}
 	rfc, okRFC := res.coldStart(oursRFCName)
 	ref, okRef := res.coldStart(dhcpcdName)
@@ -181,6 +189,7 @@ func writeTargets(b *strings.Builder, res results) {
 		r := float64(zero.mem.PSS) / float64(res.floor.PSS)
 		t.add("4 memory while bound", fmt.Sprintf("total PSS <= %.1fx the Go floor", floorPSSRatioTarget),
 			fmt.Sprintf("%s = %s of %s", mib(zero.mem.PSS), ratio(r), mib(res.floor.PSS)), verdict(r <= floorPSSRatioTarget))
+		t.add("4 memory while bound (issue 13)", "total PSS <= "+mib(totalPSSTargetKB), mib(zero.mem.PSS), verdict(zero.mem.PSS <= totalPSSTargetKB))
 	}
 	name := oursZeroName
 	if s, ok := res.scaleOf(name, scaleUplinksTarget); ok {
@@ -245,6 +254,49 @@ func writeColdStarts(b *strings.Builder, res results) {
 	}
 }
 
+func writePhases(b *strings.Builder, res results) {
+	b.WriteString("### Where the time goes\n\n")
+	if len(res.phases.runs) == 0 {
+		b.WriteString("Not run (-only).\n\n")
+		return
+	}
+	fmt.Fprintf(b, "%d more cold starts of %s, in a lab of their own, each traced from\n", len(res.phases.runs), oursZeroName)
+	b.WriteString("outside: kernel tracepoints in a private ftrace instance (bench/tracefs.go)\n")
+	b.WriteString("for the three processes' execs, the first system call each makes at a\n")
+	b.WriteString("known point of its code, and every context switch; tcpdump on up0 for the\n")
+	b.WriteString("Solicit and the Reply; the `ip monitor` line for lan0's address. Phases are\n")
+	b.WriteString("the critical path from the parent's exec; each row is the median and p95 of\n")
+	b.WriteString("that phase alone (medians of phases need not add up to the median total).\n")
+	fmt.Fprintf(b, "Time to prefix with tracing on: median %s, p95 %s.\n\n", ms(res.phases.toPrefix.median()), ms(res.phases.toPrefix.p95()))
+	t := table{head: []string{"phase", "from -> to", "median", "p95"}}
+	for _, p := range res.phases.criticalPhases() {
+		if d, ok := res.phases.phaseStat(p.from, p.to); ok {
+			t.add(p.what, p.from.String()+" -> "+p.to.String(), ms(d.median()), ms(d.p95()))
+		}
+	}
+	t.write(b)
+	b.WriteString("The engine starts beside the frontend, off the critical path unless it is\n")
+	b.WriteString("late for the first Solicit (time since the parent's exec):\n\n")
+	et := table{head: []string{"milestone", "median", "p95"}}
+	for _, m := range append(enginePath(), frontendSandboxed, addressAdded, addressReady) {
+		if d, ok := res.phases.milestoneStat(m); ok {
+			et.add(m.String(), ms(d.median()), ms(d.p95()))
+		}
+	}
+	et.write(b)
+	b.WriteString("CPU from exec to lan0's address, per process: time on a CPU, and time\n")
+	b.WriteString("runnable but waiting for one (the machine has " + fmt.Sprint(res.machine.cpus) + " CPUs for three\n")
+	b.WriteString("processes, each with several runtime threads):\n\n")
+	ct := table{head: []string{"process", "on CPU median", "p95", "waiting for a CPU median", "p95"}}
+	for _, role := range roles {
+		run, wait := res.phases.cpuStat(role, false), res.phases.cpuStat(role, true)
+		ct.add(role, ms(run.median()), ms(run.p95()), ms(wait.median()), ms(wait.p95()))
+	}
+	run, wait := res.phases.totalCPU(false), res.phases.totalCPU(true)
+	ct.add("all three", ms(run.median()), ms(run.p95()), ms(wait.median()), ms(wait.p95()))
+	ct.write(b)
+}
+
 func writeLinkUp(b *strings.Builder, res results) {
 	b.WriteString("## 3. Link up -> Rebind -> Bound\n\n")
 	fmt.Fprintf(b, "%d carrier flaps per client, one client after the other, in one lab whose\n", res.settings.flaps)
@@ -293,12 +345,62 @@ func writeMemory(b *strings.Builder, res results) {
 	}
 	row("Go floor", floorProcs, res.floor)
 	t.write(b)
-	b.WriteString("PSS of files is mostly the programs' code and read-only data, which the\n")
-	b.WriteString("kernel maps around each page fault in 64 KiB blocks, so that nearly all of it\n")
-	fmt.Fprintf(b, "is resident: dhcp6leased's read-only image is %s, the Go floor's %s\n",
-		mib(res.daemonImage/1024), mib(res.floorImage/1024))
-	b.WriteString("(ELF segments without write permission). PSS anonymous is heap, stacks and\n")
-	b.WriteString("the Go runtime's own structures.\n\n")
+	b.WriteString("PSS of files is mostly the programs' code and read-only data. The kernel\n")
+	b.WriteString("maps a file's pages around each page fault in 64 KiB blocks, so that start-up\n")
+	b.WriteString("maps nearly all of an image:\n")
+	fmt.Fprintf(b, "dhcp6leased's read-only image is %s, the Go floor's %s\n", mib(res.daemonImage/1024), mib(res.floorImage/1024))
+	b.WriteString("(ELF segments without write permission). Each of dhcp6leased's\n")
+	b.WriteString("processes drops those mappings a second after its start (internal/memtrim):\n")
+	b.WriteString("the pages stay in the page cache, and what a bound daemon runs faults back\n")
+	b.WriteString("in. PSS anonymous is heap, stacks and the Go runtime's own structures.\n\n")
+	writeRoles(b, res)
+}
+
+// writeRoles breaks dhcp6leased's PSS down by process and by what the
+// pages hold.
+func writeRoles(b *strings.Builder, res results) {
+	zero, ok := res.coldStart(oursZeroName)
+	if !ok || zero.roles == nil {
+		return
+	}
+	b.WriteString("### dhcp6leased's pages by process\n\n")
+	b.WriteString("The same reading, per process of " + oursZeroName + ", from /proc/PID/smaps by\n")
+	b.WriteString("mapping and, for the binary's read-only image, by ELF section from\n")
+	b.WriteString("/proc/PID/pagemap and /proc/kpagecount (bench/smaps.go): PSS in KiB, and\n")
+	b.WriteString("for the image's parts resident / size. The three processes run the same\n")
+	b.WriteString("binary (the parent re-executes /proc/self/exe), so each page of its image is\n")
+	b.WriteString("counted a third to each process that touched it. .gopclntab holds the\n")
+	b.WriteString("function tables the runtime reads for stack walks and the GC; data is the\n")
+	b.WriteString("image's writable segment with .bss; anonymous is the Go heap, goroutine\n")
+	b.WriteString("stacks and the runtime's own structures.\n\n")
+	t := table{head: []string{"process", ".text", ".rodata", ".gopclntab", "other image", "data, bss", "main stack", "anonymous", "other", "PSS"}}
+	part := func(p imagePart) string { return fmt.Sprintf("%.0f (%d / %d)", p.pss, p.resident, p.size) }
+	kib := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+	var sum breakdown
+	for _, role := range roles {
+		r := zero.roles[role]
+		t.add(role, part(r.text), part(r.rodata), part(r.pclntab), part(r.imageOther), kib(float64(r.data)),
+			kib(float64(r.stack)), kib(float64(r.anon)), kib(float64(r.other)), kib(r.total()))
+		sum = sum.add(r)
+	}
+	t.add("all three", kib(sum.text.pss), kib(sum.rodata.pss), kib(sum.pclntab.pss), kib(sum.imageOther.pss), kib(float64(sum.data)),
+		kib(float64(sum.stack)), kib(float64(sum.anon)), kib(float64(sum.other)), kib(sum.total()))
+	t.write(b)
+	if zero.goMem == nil {
+		return
+	}
+	b.WriteString("What each process's Go runtime says of its memory right after (SIGUSR1,\n")
+	b.WriteString("internal/logging.Runtime), in KiB: mapped by the runtime's account, not\n")
+	b.WriteString("all of it resident. Live heap is the allocated objects (garbage not yet\n")
+	b.WriteString("swept included); heap spans are the spans holding them; free spans are\n")
+	b.WriteString("retained but not returned to the kernel.\n\n")
+	gt := table{head: []string{"process", "goroutines", "live heap", "heap spans", "free spans", "goroutine stacks", "runtime structures", "GC cycles"}}
+	k := func(v int64) string { return fmt.Sprintf("%.0f", float64(v)/1024) }
+	for _, role := range roles {
+		g := zero.goMem[role]
+		gt.add(role, fmt.Sprint(g.goroutines), k(g.heapLive), k(g.heapInuse), k(g.heapFree), k(g.stacks), k(g.runtime), fmt.Sprint(g.gcCycles))
+	}
+	gt.write(b)
 }
 
 func writeScale(b *strings.Builder, res results) {
@@ -368,7 +470,9 @@ func writeHowTo(b *strings.Builder) {
 	b.WriteString("everything above in one run (about ten minutes, as root) and rewrites this file\n")
 	b.WriteString("and the plot. Flags, for a quicker partial run: `-runs N` cold starts per\n")
 	b.WriteString("client, `-flaps N` link flaps per client, `-uplinks 1,16` scale points,\n")
-	b.WriteString("`-idle 10s` idle window, `-out` and `-plot` output paths. Nothing in bench/\n")
+	b.WriteString("`-idle 10s` idle window, `-phases N` traced cold starts, `-only\n")
+	b.WriteString("coldstart,phases` some of the parts (" + strings.Join(parts(), ", ") + "),\n")
+	b.WriteString("`-out` and `-plot` output paths. Nothing in bench/\n")
 	b.WriteString("passes or fails on a figure; targets are only reported.\n\n")
 	b.WriteString("| file | what |\n| --- | --- |\n")
 	b.WriteString("| bench/main.go | flags, the order of the measurements |\n")
@@ -376,7 +480,9 @@ func writeHowTo(b *strings.Builder) {
 	b.WriteString("| bench/testbed.go | a lab (tests/lab) with Kea and an ip monitor; first-address times |\n")
 	b.WriteString("| bench/codec.go | runs and pairs internal/dhcp6's benchmarks |\n")
 	b.WriteString("| bench/coldstart.go, linkup.go, scale.go, idle.go, floor.go | items 2, 3, 5, 6 and the Go floor of item 4 |\n")
+	b.WriteString("| bench/phases.go, tracefs.go | where the time to prefix goes: a private ftrace instance, milestones, CPU per process |\n")
 	b.WriteString("| bench/procfs.go | RSS/PSS, CPU time, context switches, process trees from /proc |\n")
+	b.WriteString("| bench/smaps.go, gomem.go | our processes' pages by mapping and ELF section (smaps, pagemap, kpagecount); their runtime's own figures (SIGUSR1) |\n")
 	b.WriteString("| bench/report.go, plot.go | this file and the SVG plot |\n")
 	b.WriteString("| bench/gofloor | the Go floor program |\n")
 	b.WriteString("| bench/deps.sh | installs the peers |\n\n")

@@ -83,8 +83,8 @@ func (tb *testbed) Close() error {
 	return errors.Join(append(errs, tb.topo.Close())...)
 }
 
-// start prepares c in a new directory and starts it.
-func (tb *testbed) start(ctx context.Context, c client) (*running, error) {
+// start prepares c in a new directory and starts it; armed is start's.
+func (tb *testbed) start(ctx context.Context, c client, armed func(pid int) error) (*running, error) {
 	dir, err := os.MkdirTemp(tb.topo.Dir, "client-")
 	if err != nil {
 		return nil, fmt.Errorf("create directory for %s: %w", c.name, err)
@@ -93,7 +93,7 @@ func (tb *testbed) start(ctx context.Context, c client) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	return start(ctx, tb.topo.CLI, dir, l)
+	return start(ctx, tb.topo.CLI, dir, l, armed)
 }
 
 // firstAddrs waits until each of the downstreams has had a global address

@@ -65,6 +65,7 @@ func (d *daemon) start(name, flag string) (*child, error) {
 	args := privsep.Options{User: d.opts.User, Foreground: d.opts.Foreground, Verbose: d.opts.Verbose}.Args(flag)
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args[0] = "dhcp6leased: " + name
+	cmd.Env = privsep.Env()
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3 = privsep.ParentFD
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// No Pdeathsig: it fires when the forking OS thread exits, which Go

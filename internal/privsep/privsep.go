@@ -47,6 +47,25 @@ func (o Options) Args(flag string) []string {
 	return args
 }
 
+// maxProcs is the children's GOMAXPROCS: one P each. A child's work is a
+// message at a time, and the three processes share the CPUs already; each
+// P keeps its own cache of partly used spans and has the runtime start
+// threads to run on, so that one instead of two saves about 300 KiB
+// resident per child and no time to prefix (docs/PERFORMANCE.md). It has
+// to be in the environment at exec: set later (runtime.GOMAXPROCS), the
+// second P has done its share of the start-up by then.
+const maxProcs = "1"
+
+// Env is the environment a child starts with: the parent's, with
+// GOMAXPROCS set to maxProcs unless the parent's names one.
+func Env() []string {
+	env := os.Environ()
+	if _, ok := os.LookupEnv("GOMAXPROCS"); !ok {
+		env = append(env, "GOMAXPROCS="+maxProcs)
+	}
+	return env
+}
+
 // ParentChannel returns the file of the channel to the parent.
 func ParentChannel() *os.File {
 	return os.NewFile(ParentFD, "parent-channel-"+strconv.Itoa(ParentFD))
