@@ -115,7 +115,8 @@ deb:
 # The package booted in a systemd-nspawn container against Kea (tests/boot,
 # as root; a few minutes the first time, which debootstraps the Debian root
 # into /var/cache/dhcp6leased-boottest; not part of `make test`).
-boottest: deps deb
+boottest: deb
+	sh tests/deps.sh boot
 	$(GO) test -count=1 -v -timeout 30m ./tests/boot -deb $(abspath $(DEB))
 
 clean:

@@ -4,9 +4,15 @@
 # mandoc (man page lint), shellcheck and radvd (the contrib hook), jq (the
 # metrics recipe), dnsmasq and ndisc6 (the RA recipes), systemd's tools
 # (unit checks), the unprivileged user and the control socket's group.
-# Quick and quiet when everything is there already.
+# With the argument "boot" also what `make boottest` needs: systemd-nspawn
+# (systemd-container) and debootstrap. Quick and quiet when everything is
+# there already.
 set -eu
 need=""
+if [ "${1:-}" = boot ]; then
+	command -v systemd-nspawn >/dev/null 2>&1 || need="$need systemd-container"
+	command -v debootstrap >/dev/null 2>&1 || need="$need debootstrap"
+fi
 command -v kea-dhcp6 >/dev/null 2>&1 || need="$need kea-dhcp6-server"
 command -v dhcpd >/dev/null 2>&1 || need="$need isc-dhcp-server"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"

@@ -1,12 +1,14 @@
 // Package boot installs the Debian package (make deb) into a Debian 12
 // root and boots it in a systemd-nspawn container with systemd as PID 1,
 // its network the client namespace of a tests/lab topology with Kea on
-// the other end: the unit as a router would run it (issue 11). Run by
+// the other end: the unit as a router would run it (issue 11), and beside
+// it systemd-networkd managing the same links (docs/DEPLOY.md). Run by
 // `make boottest`, which builds the package and passes it with -deb.
 package boot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +26,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dhcp6leased/dhcp6leased/control"
+	"github.com/dhcp6leased/dhcp6leased/internal/rtnl"
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
@@ -182,6 +186,24 @@ func TestBoot(t *testing.T) {
 				t.Errorf("lan0 after SIGKILL of the %s: %v, before %v", victim, after, before)
 			}
 			t.Logf("SIGKILL %s: restarted by systemd and Bound in %v (RestartSec=5s)", victim, time.Since(killed).Round(time.Millisecond))
+		}
+	})
+
+	// Other software managing the same links: systemd-networkd with
+	// docs/DEPLOY.md's recipe leaves the daemon's addresses and routes
+	// alone through its start, a reconfigure of the LANs and a restart,
+	// and so it does with the recipe's .network files alone; with
+	// its defaults it removes them (foreign to it), and the daemon puts
+	// them back (docs/CONVERGE.md) without a new exchange.
+	t.Run("networkd", func(t *testing.T) {
+		for _, v := range []networkdSetup{
+			{name: "recipe", recipe: true, foreignRoutes: false},
+			{name: "recipe without networkd.conf", recipe: true, foreignRoutes: true},
+			{name: "defaults", recipe: false, foreignRoutes: true},
+		} {
+			t.Run(v.name, func(t *testing.T) {
+				testNetworkd(t, c, topo.CLI, uplink, dir, v)
+			})
 		}
 	})
 
@@ -495,6 +517,179 @@ func lanPrefixes(t *testing.T, ns *lab.Netns, ifname string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, a := range addrs {
 		out = append(out, a.Prefix)
+	}
+	return out
+}
+
+// networkdSetup is one way to configure systemd-networkd on the router's
+// links: docs/DEPLOY.md's .network files (recipe) or the same links with
+// networkd's defaults, and whether networkd manages foreign routes (its
+// default; the recipe's networkd.conf turns it off).
+type networkdSetup struct {
+	name                  string
+	recipe, foreignRoutes bool
+}
+
+// files are the setup's files for uplink and the LANs lan0 and lan1, by
+// path in the container's root.
+func (v networkdSetup) files(uplink string) map[string]string {
+	files := map[string]string{
+		"etc/systemd/network/10-uplink.network": "[Match]\nName=" + uplink + "\n\n[Network]\nDHCP=no\nIPv6AcceptRA=yes\n",
+		"etc/systemd/network/20-lan.network":    "[Match]\nName=lan0 lan1\n\n[Network]\nIPv6AcceptRA=no\n",
+	}
+	if v.recipe {
+		files["etc/systemd/network/10-uplink.network"] = "[Match]\nName=" + uplink +
+			"\n\n[Network]\nDHCP=no\nIPv6AcceptRA=yes\nIPForward=ipv6\n\n[IPv6AcceptRA]\nDHCPv6Client=no\n"
+		files["etc/systemd/network/20-lan.network"] = "[Match]\nName=lan0 lan1\n\n[Network]\nLinkLocalAddressing=ipv6\n" +
+			"IPv6AcceptRA=no\nIPv6SendRA=no\nDHCPPrefixDelegation=no\nKeepConfiguration=yes\nConfigureWithoutCarrier=yes\n"
+	}
+	if !v.foreignRoutes {
+		files["etc/systemd/networkd.conf.d/dhcp6leased.conf"] = "[Network]\nManageForeignRoutes=no\n"
+	}
+	return files
+}
+
+// testNetworkd starts systemd-networkd on the links of the running daemon
+// (files in dir, the container's root), reconfigures the LANs and restarts
+// networkd, each time until networkd has configured them, then checks that
+// the LANs' addresses and the delegation's unreachable route are what
+// they were, the same prefixes held from the same server. With the recipe's
+// .network files nothing may have been put back; with networkd's defaults
+// what it removed must have been.
+func testNetworkd(t *testing.T, c *container, ns *lab.Netns, uplink, dir string, v networkdSetup) {
+	files := v.files(uplink)
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		// reset-failed: the next variant's starts must not meet the
+		// unit's start limit (5 in 10 s), which this one's count towards.
+		if out, err := c.run(context.Background(), "sh", "-c",
+			"systemctl stop systemd-networkd.socket systemd-networkd && systemctl reset-failed systemd-networkd.socket systemd-networkd"); err != nil {
+			t.Errorf("stop networkd: %v\n%s", err, out)
+		}
+		for name := range files {
+			os.Remove(filepath.Join(dir, name))
+		}
+	})
+	lans := []string{"lan0", "lan1"}
+	before := map[string][]netip.Prefix{}
+	for _, lan := range lans {
+		before[lan] = lanPrefixes(t, ns, lan)
+	}
+	routes := ourRoutes(t, ns)
+	status := c.status(t, uplink)
+	if len(routes) == 0 || len(before["lan0"]) == 0 || len(before["lan1"]) == 0 {
+		t.Fatalf("before networkd: lan0 %v, lan1 %v, routes %v", before["lan0"], before["lan1"], routes)
+	}
+
+	// networkctl reads a link's setup state from networkd's state file,
+	// which networkd rewrites when it next handles the link: each step
+	// removes the files first, so that "configured" is this step's.
+	forget := "rm -f /run/systemd/netif/links/*"
+	steps := []struct{ name, script string }{
+		{"networkd started", forget + " && systemctl start systemd-networkd"},
+		{"LANs reconfigured", forget + " && networkctl reconfigure lan0 lan1"},
+		{"networkd restarted", "systemctl stop systemd-networkd.socket systemd-networkd && " + forget + " && systemctl start systemd-networkd"},
+	}
+	last := status.Repaired
+	for _, step := range steps {
+		started := time.Now()
+		if out, err := c.run(t.Context(), "sh", "-c", step.script); err != nil {
+			t.Fatalf("%s: %v\n%s", step.name, err, out)
+		}
+		lab.WaitForT(t, bindTimeout, "networkd to configure the LANs, "+step.name, func() (bool, error) {
+			out, err := c.run(t.Context(), "networkctl", "list", "--no-legend", "--no-pager")
+			if err != nil {
+				return false, err
+			}
+			configured := 0
+			for line := range strings.Lines(out) {
+				if f := strings.Fields(line); len(f) == 5 && slices.Contains(lans, f[1]) && f[4] == "configured" {
+					configured++
+				}
+			}
+			return configured == len(lans), errors.New(out)
+		})
+		lab.WaitForT(t, bindTimeout, "the LANs and routes as before, "+step.name, func() (bool, error) {
+			for _, lan := range lans {
+				if now := lanPrefixes(t, ns, lan); !slices.Equal(now, before[lan]) {
+					return false, fmt.Errorf("%s has %v, had %v", lan, now, before[lan])
+				}
+			}
+			if now := ourRoutes(t, ns); !slices.Equal(now, routes) {
+				return false, fmt.Errorf("routes %v, were %v", now, routes)
+			}
+			return true, nil
+		})
+		took := time.Since(started).Round(time.Millisecond)
+		now := c.status(t, uplink).Repaired
+		t.Logf("%s: LANs and routes as before %v after it began; put back %d addresses, %d routes",
+			step.name, took, now.Addresses-last.Addresses, now.Routes-last.Routes)
+		last = now
+	}
+	after := c.status(t, uplink)
+	if now, was := heldOf(after), heldOf(status); now != was {
+		t.Errorf("the lease changed under networkd: %s, was %s", now, was)
+	}
+	addrs, rts := after.Repaired.Addresses-status.Repaired.Addresses, after.Repaired.Routes-status.Repaired.Routes
+	t.Logf("put back while networkd ran: %d addresses, %d routes", addrs, rts)
+	if put := addrs + rts; v.recipe && put != 0 {
+		t.Errorf("with docs/DEPLOY.md's .network files networkd removed %d of the daemon's addresses and routes", put)
+	} else if !v.recipe && put == 0 {
+		t.Errorf("with its defaults networkd removed nothing: the recipe's settings are not needed, or this test saw nothing")
+	}
+}
+
+// status is the daemon's view of uplink (dhcp6leasectl -j show interface).
+func (c *container) status(t *testing.T, uplink string) control.Interface {
+	t.Helper()
+	out, err := c.run(t.Context(), "dhcp6leasectl", "-j", "show", "interface", uplink)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var show control.ShowInterface
+	if err := json.Unmarshal([]byte(out), &show); err != nil || len(show.Interfaces) != 1 {
+		t.Fatalf("dhcp6leasectl -j show interface %s: %v\n%s", uplink, err, out)
+	}
+	return show.Interfaces[0]
+}
+
+// heldOf is what identifies the lease an uplink holds: its server and its
+// prefixes. Not its times: the lab's lifetimes (30 s preferred) have it
+// renew every 15 s or so, which a test may run across.
+func heldOf(i control.Interface) string {
+	s := "server"
+	if i.ServerDUID != nil {
+		s += " " + *i.ServerDUID
+	}
+	for _, ia := range i.IAPDs {
+		if ia.Prefix != nil {
+			s += " " + *ia.Prefix
+		}
+	}
+	return s
+}
+
+// ourRoutes lists the destinations of the daemon's routes (its protocol),
+// in the kernel's order.
+func ourRoutes(t *testing.T, ns *lab.Netns) []netip.Prefix {
+	t.Helper()
+	routes, err := ns.Routes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Protocol == strconv.Itoa(rtnl.RouteProtocol) {
+			out = append(out, r.Dst)
+		}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,8 +18,8 @@ import (
 // netnsDir is where `ip netns add` mounts named namespaces.
 const netnsDir = "/run/netns"
 
-// maxNetnsTries bounds the search for a free namespace number.
-const maxNetnsTries = 1000
+// maxNetnsTries bounds the search for a free namespace name.
+const maxNetnsTries = 100
 
 // Netns is a named network namespace created by this process.
 type Netns struct {
@@ -30,17 +31,20 @@ type Netns struct {
 	closed bool
 }
 
-// NewNetns creates a namespace named "lab<pid>-<n>-<role>", n being the
-// smallest number free at the time. `ip netns add` creates the name with
-// O_EXCL, so parallel callers never share one.
+// NewNetns creates a namespace named "lab<pid>-<n>-<role>", n a random
+// number in hex. `ip netns add` creates the name with O_EXCL, so parallel
+// callers never share one; n is random, not the smallest free, so that a
+// name is not given again right after its namespace is deleted: a test
+// that checks its deleted namespace is gone would otherwise find a
+// parallel test's new one of the same name (TestCloseLeavesNothing did).
 //
 // Unless dad is true, duplicate address detection is switched off in the
 // namespace before any link exists: otherwise a new link-local address stays
 // tentative for about two seconds and binding to it fails (RFC 4862 section
 // 5.4). Loopback is brought up.
 func NewNetns(ctx context.Context, role string, dad bool) (*Netns, error) {
-	for i := range maxNetnsTries {
-		name := fmt.Sprintf("%s%d-%d-%s", namePrefix, os.Getpid(), i, role)
+	for range maxNetnsTries {
+		name := fmt.Sprintf("%s%d-%06x-%s", namePrefix, os.Getpid(), rand.Uint32N(1<<24), role)
 		if _, err := os.Stat(filepath.Join(netnsDir, name)); err == nil {
 			continue
 		}
