@@ -92,7 +92,7 @@ func TestBoot(t *testing.T) {
 	}
 
 	conf := filepath.Join(dir, "etc/dhcp6leased.conf")
-	writeConf(t, conf, uplink, "lan0")
+	writeConf(t, conf, uplink, "lan0", true)
 	c := boot(t, dir, topo.CLI)
 	lab.WaitForT(t, bindTimeout, "dhcp6leased.service active at boot", func() (bool, error) {
 		p := c.props(t, "ActiveState", "NRestarts")
@@ -131,7 +131,7 @@ func TestBoot(t *testing.T) {
 	})
 
 	t.Run("reload", func(t *testing.T) {
-		writeConf(t, conf, uplink, "lan0 lan1")
+		writeConf(t, conf, uplink, "lan0 lan1", true)
 		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
 			t.Fatalf("systemctl reload: %v\n%s", err, out)
 		}
@@ -156,7 +156,7 @@ func TestBoot(t *testing.T) {
 	// and the restart rebinds from the lease file.
 	t.Run("killed", func(t *testing.T) {
 		// The reload test left a broken file, which a restart would stop on.
-		writeConf(t, conf, uplink, "lan0 lan1")
+		writeConf(t, conf, uplink, "lan0 lan1", true)
 		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
 			t.Fatalf("systemctl reload: %v\n%s", err, out)
 		}
@@ -207,6 +207,50 @@ func TestBoot(t *testing.T) {
 		}
 	})
 
+	// An upgrade: dpkg -i over the running daemon, as apt does. The
+	// package's postinst restarts the unit (the old daemon's exit a
+	// success, not a failure), the new daemon rebinds the lease file's prefix, and the LANs
+	// keep their addresses. Without release on shutdown, which would hand
+	// the prefix back on the restart's stop (docs/DEPLOY.md).
+	t.Run("upgrade", func(t *testing.T) {
+		writeConf(t, conf, uplink, "lan0 lan1", false)
+		text, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
+			t.Fatalf("systemctl reload: %v\n%s", err, out)
+		}
+		lan0, lan1 := lanPrefixes(t, topo.CLI, "lan0"), lanPrefixes(t, topo.CLI, "lan1")
+		held := heldOf(c.status(t, uplink))
+		was := c.props(t, "MainPID")
+		pkg := "/var/tmp/" + filepath.Base(deb)
+		if out, err := c.run(t.Context(), "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", pkg); err != nil {
+			t.Fatalf("dpkg -i %s: %v\n%s", pkg, err, out)
+		}
+		if p := c.props(t, "ActiveState", "MainPID", "Result"); p["ActiveState"] != "active" || p["MainPID"] == was["MainPID"] || p["Result"] != "success" {
+			t.Errorf("after dpkg -i: %v, MainPID was %s; want active, a new MainPID, the old one's exit a success", p, was["MainPID"])
+		}
+		lab.WaitForT(t, bindTimeout, "Bound after the upgrade", func() (bool, error) {
+			s := c.status(t, uplink)
+			return s.State == "Bound" && heldOf(s) == held, fmt.Errorf("%s %s, was %s", s.State, heldOf(s), held)
+		})
+		if now0, now1 := lanPrefixes(t, topo.CLI, "lan0"), lanPrefixes(t, topo.CLI, "lan1"); !slices.Equal(now0, lan0) || !slices.Equal(now1, lan1) {
+			t.Errorf("after the upgrade lan0 %v, lan1 %v; before %v, %v", now0, now1, lan0, lan1)
+		}
+		if now, err := os.ReadFile(conf); err != nil || string(now) != string(text) {
+			t.Errorf("/etc/dhcp6leased.conf after the upgrade: %v\n%s\nwas\n%s", err, now, text)
+		}
+		journal, _ := c.run(t.Context(), "journalctl", "--no-pager", "-o", "cat", "-u", "dhcp6leased", "-g", "rebinding|msg=bound", "-n", "3")
+		t.Logf("the upgraded daemon:\n%s", journal)
+
+		// The stop test releases.
+		writeConf(t, conf, uplink, "lan0 lan1", true)
+		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
+			t.Fatalf("systemctl reload: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("stop", func(t *testing.T) {
 		restarts := c.props(t, "NRestarts")["NRestarts"] // the kills' restarts
 		if out, err := c.run(t.Context(), "systemctl", "stop", "dhcp6leased"); err != nil {
@@ -231,11 +275,14 @@ func TestBoot(t *testing.T) {
 }
 
 // writeConf writes the daemon's configuration for one IA_PD on uplink,
-// delegated to lans; release on shutdown so that `systemctl stop` shows at
-// Kea.
-func writeConf(t *testing.T, path, uplink, lans string) {
+// delegated to lans; with release, release on shutdown, so that `systemctl
+// stop` shows at Kea.
+func writeConf(t *testing.T, path, uplink, lans string, release bool) {
 	t.Helper()
-	text := fmt.Sprintf("solicit delay 0\nrelease on shutdown yes\nrequest rapid commit\nrequest prefix delegation on %s for { %s }\n", uplink, lans)
+	text := fmt.Sprintf("solicit delay 0\nrequest rapid commit\nrequest prefix delegation on %s for { %s }\n", uplink, lans)
+	if release {
+		text = "release on shutdown yes\n" + text
+	}
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
