@@ -107,6 +107,31 @@ func TestDownstreamAppeared(t *testing.T) {
 	})
 }
 
+// A downstream that appears, or whose IPv6 starts again, after the kernel
+// refused part of the plan gets the whole plan applied again, and the
+// refusal is no longer shown: it was most likely that downstream's
+// (disable_ipv6, tests/chaos TestIPv6Toggled), and the parent reports it
+// again if not.
+func TestDownstreamAppearedAfterRefusal(t *testing.T) {
+	bubble(t, nil, func(h *harness) {
+		h.bind(serverA, grant1())
+		h.u.KernelError("add 2001:db8:1::1/64 on lan0: IPv6 is disabled on this device")
+		h.run(50 * time.Second)
+		h.u.DownstreamAppeared("lan0")
+		want := []call{
+			addr(iaid1, "lan0", "2001:db8:1::1/64", 150, 250),
+			addr(iaid1, "lan1", "2001:db8:1:1::1/64", 150, 250),
+			route("set-route", iaid1, "2001:db8:1::/63"),
+		}
+		if diff := cmp.Diff(want, ops(h.take()), cmpCalls()); diff != "" {
+			h.t.Errorf("downstream back after a refusal (-want +got):\n%s", diff)
+		}
+		if s := h.u.Status(); s.KernelError != "" {
+			h.t.Errorf("kernel error %q still shown after the plan was applied again", s.KernelError)
+		}
+	})
+}
+
 // A refusal the parent reports shows in the status until the next Reply
 // applies the plan again: Bound with no address on a LAN is not silent.
 func TestKernelError(t *testing.T) {

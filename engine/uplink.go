@@ -267,8 +267,15 @@ func (u *Uplink) receive(m *dhcp6.Message) {
 }
 
 // DownstreamAppeared configures the addresses a downstream interface that
-// just appeared should have, with their remaining lifetimes (SPEC 9).
+// just appeared, or whose IPv6 just started, should have, with their
+// remaining lifetimes (SPEC 9). After a refusal by the kernel (IPv6 was
+// off there, say) the whole plan is applied again instead, which clears
+// the refusal shown; the parent reports it again if it still holds.
 func (u *Uplink) DownstreamAppeared(ifname string) {
+	if u.kernelErr != "" {
+		u.restore()
+		return
+	}
 	u.configure(func(d Downstream) bool { return d.Ifname == ifname })
 }
 

@@ -237,6 +237,15 @@ func (f *frontend) addrEvent(ev rtnl.Addr) {
 		// A new usable link-local address: whatever failed before may
 		// work now, so there is no waiting for the backoff.
 		l.stopRetry()
+		if f.isDownstream(l.name) {
+			// On a downstream it says IPv6 (re)started there: switched
+			// off (disable_ipv6=1), the kernel dropped the LAN's
+			// addresses and refused them back, and switching it on
+			// again sends no link message, only this address. The
+			// engine configures a downstream it is told of
+			// (tests/chaos TestIPv6Toggled).
+			f.announce(l, false)
+		}
 	}
 	if f.isUplink(l.name) {
 		f.askSocket(l)

@@ -102,6 +102,14 @@ func (r *rig) checkRepaired(addrs, routes uint64, text string) {
 	}
 }
 
+// TestIPv6Toggled: IPv6 switched off on lan0 and on again; the plan's
+// address is back within repairBound of the switch on.
+func TestIPv6Toggled(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, lab.TopologyOptions{}, keaLifetimes, baseConf)
+	r.toggleIPv6()
+}
+
 // TestLinkLocalChange (scenario 4): the uplink's fe80:: address removed
 // and another added: a socket on the new address at once, and the next
 // exchange (`dhcp6leasectl request`) goes out from it and reaches Bound.

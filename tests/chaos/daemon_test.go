@@ -137,6 +137,9 @@ type status struct {
 		Routes    uint64  `json:"routes"`
 		Last      *string `json:"last"`
 	} `json:"repaired"`
+	KernelError *struct {
+		Error string `json:"error"`
+	} `json:"kernel_error"`
 }
 
 // prefix is the first IA_PD's delegated prefix, zero when none.

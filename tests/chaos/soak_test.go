@@ -62,6 +62,7 @@ var soakDisturbances = []struct {
 	{"port held", func(r *rig, rng *rand.Rand, round int) { r.portHeldOnChange(soakLinkLocal(round), rng.IntN(2) == 0) }},
 	{"address flush", func(r *rig, _ *rand.Rand, _ int) { r.flushAddresses() }},
 	{"route delete", func(r *rig, _ *rand.Rand, _ int) { r.deleteRoute() }},
+	{"IPv6 toggled on lan0", func(r *rig, _ *rand.Rand, _ int) { r.toggleIPv6() }},
 	{"link-local change", func(r *rig, _ *rand.Rand, round int) { r.replaceLinkLocal(soakLinkLocal(round)) }},
 	{"uplink re-created", func(r *rig, _ *rand.Rand, _ int) { r.recreateUplink() }},
 	{"server gone", func(r *rig, _ *rand.Rand, _ int) { r.stopServer() }},
