@@ -244,6 +244,48 @@ func TestBoot(t *testing.T) {
 		journal, _ := c.run(t.Context(), "journalctl", "--no-pager", "-o", "cat", "-u", "dhcp6leased", "-g", "rebinding|msg=bound", "-n", "3")
 		t.Logf("the upgraded daemon:\n%s", journal)
 
+	})
+
+	// Removed and installed again: dpkg -r stops the daemon and keeps the
+	// state directory (debian/dhcp6leased.postrm), so the package
+	// installed again asks with the same DUID and rebinds the same prefix;
+	// without release on shutdown (the upgrade test's configuration) the
+	// LANs keep their addresses throughout.
+	t.Run("reinstall", func(t *testing.T) {
+		state := filepath.Join(dir, "var/lib/dhcp6leased")
+		uuid, err := os.ReadFile(filepath.Join(state, "uuid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lan0 := lanPrefixes(t, topo.CLI, "lan0")
+		held := heldOf(c.status(t, uplink))
+		if out, err := c.run(t.Context(), "dpkg", "-r", "dhcp6leased"); err != nil {
+			t.Fatalf("dpkg -r: %v\n%s", err, out)
+		}
+		if p := c.props(t, "LoadState", "ActiveState"); p["LoadState"] != "not-found" || p["ActiveState"] != "inactive" {
+			t.Errorf("after dpkg -r: %v; want the unit gone and stopped", p)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "usr/sbin/dhcp6leased")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("usr/sbin/dhcp6leased after dpkg -r: %v", err)
+		}
+		if now := lanPrefixes(t, topo.CLI, "lan0"); !slices.Equal(now, lan0) {
+			t.Errorf("lan0 after dpkg -r: %v, before %v", now, lan0)
+		}
+		pkg := "/var/tmp/" + filepath.Base(deb)
+		if out, err := c.run(t.Context(), "DEBIAN_FRONTEND=noninteractive", "dpkg", "-i", pkg); err != nil {
+			t.Fatalf("dpkg -i %s: %v\n%s", pkg, err, out)
+		}
+		lab.WaitForT(t, bindTimeout, "Bound after the reinstall", func() (bool, error) {
+			s := c.status(t, uplink)
+			return s.State == "Bound" && heldOf(s) == held, fmt.Errorf("%s %s, was %s", s.State, heldOf(s), held)
+		})
+		if now, err := os.ReadFile(filepath.Join(state, "uuid")); err != nil || string(now) != string(uuid) {
+			t.Errorf("the DUID's uuid after the reinstall: %q %v, was %q", now, err, uuid)
+		}
+		if now := lanPrefixes(t, topo.CLI, "lan0"); !slices.Equal(now, lan0) {
+			t.Errorf("lan0 after the reinstall: %v, before %v", now, lan0)
+		}
+
 		// The stop test releases.
 		writeConf(t, conf, uplink, "lan0 lan1", true)
 		if out, err := c.run(t.Context(), "systemctl", "reload", "dhcp6leased"); err != nil {
@@ -271,6 +313,20 @@ func TestBoot(t *testing.T) {
 			}
 			return true, nil
 		})
+	})
+
+	// A purge takes the state directory with it (debian/dhcp6leased.postrm);
+	// the administrator's /etc/dhcp6leased.conf, not the package's, stays.
+	t.Run("purge", func(t *testing.T) {
+		if out, err := c.run(t.Context(), "dpkg", "--purge", "dhcp6leased"); err != nil {
+			t.Fatalf("dpkg --purge: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "var/lib/dhcp6leased")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("var/lib/dhcp6leased after the purge: %v", err)
+		}
+		if _, err := os.Stat(conf); err != nil {
+			t.Errorf("/etc/dhcp6leased.conf after the purge: %v", err)
+		}
 	})
 }
 
