@@ -19,9 +19,11 @@ const (
 	// deletion, whose address removals come first, arrive before it.
 	repairDelay = 100 * time.Millisecond
 	// repairBurst repairs may follow each other at once; then one more
-	// every repairEvery.
+	// every RepairEvery.
 	repairBurst = 10
-	repairEvery = 6 * time.Second
+	// RepairEvery is the limit's steady rate. Exported for tests/chaos,
+	// whose soak paces its drift by it.
+	RepairEvery = 6 * time.Second
 	// A warning says so when repairs keep happening: more than
 	// fightRepairs in fightWindow, logged at most once per fightWindow.
 	fightRepairs = 3
@@ -35,7 +37,7 @@ type repairs struct {
 	timer  timer
 
 	// due is when the repair budget would be spent at one repair per
-	// repairEvery (GCRA, the cell rate algorithm): a repair may run while
+	// RepairEvery (GCRA, the cell rate algorithm): a repair may run while
 	// due is at most repairBurst-1 intervals ahead of now.
 	due        time.Time
 	recent     []time.Time // repairs in the last fightWindow
@@ -93,7 +95,7 @@ func (u *Uplink) scheduleRepair(d time.Duration) {
 func (u *Uplink) repair() {
 	r := &u.repairs
 	now := time.Now()
-	if wait := later(r.due, now).Sub(now) - (repairBurst-1)*repairEvery; wait > 0 {
+	if wait := later(r.due, now).Sub(now) - (repairBurst-1)*RepairEvery; wait > 0 {
 		u.log.Warn("repairs limited: something keeps removing what the plan holds", "next_in", wait.Round(time.Millisecond))
 		r.timer.set(u.env, wait, u.repair)
 		return
@@ -118,7 +120,7 @@ func (u *Uplink) repair() {
 	if len(addrs)+len(rts) == 0 {
 		return
 	}
-	r.due = later(r.due, now).Add(repairEvery)
+	r.due = later(r.due, now).Add(RepairEvery)
 	r.last = now
 	u.log.Info("put back what was removed", "addresses", strings.Join(addrs, ", "), "routes", strings.Join(rts, ", "))
 	r.recent = append(slices.DeleteFunc(r.recent, func(t time.Time) bool { return now.Sub(t) >= fightWindow }), now)

@@ -85,7 +85,7 @@ func TestRepair(t *testing.T) {
 	})
 
 	// Another program that removes the address again at once cannot drive
-	// a loop: repairBurst repairs, then one per repairEvery.
+	// a loop: repairBurst repairs, then one per RepairEvery.
 	t.Run("rate limited", func(t *testing.T) {
 		bubble(t, nil, func(h *harness) {
 			h.bind(serverA, grant1())
@@ -103,8 +103,8 @@ func TestRepair(t *testing.T) {
 				}
 			}
 			for i := repairBurst; i < len(at); i++ {
-				if gap := at[i] - at[i-1]; gap < repairEvery-time.Second || gap > repairEvery+time.Second {
-					h.t.Errorf("repair %d %v after the previous, want about %v once the burst is spent", i, gap, repairEvery)
+				if gap := at[i] - at[i-1]; gap < RepairEvery-time.Second || gap > RepairEvery+time.Second {
+					h.t.Errorf("repair %d %v after the previous, want about %v once the burst is spent", i, gap, RepairEvery)
 				}
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhcp6leased/dhcp6leased/engine"
 	"github.com/dhcp6leased/dhcp6leased/tests/lab"
 )
 
@@ -54,20 +55,31 @@ const (
 // soakDisturbances are the scenarios' disturbances, drawn at random. The
 // child kill is not among them: a restart starts three new processes, so
 // the figures the soak compares would start over and hide a leak
-// (TestKilled and tests/e2e TestCrashDurability cover restarts).
+// (TestKilled and tests/e2e TestCrashDurability cover restarts). Drift
+// marks the ones the engine repairs.
 var soakDisturbances = []struct {
-	name string
-	run  func(r *rig, rng *rand.Rand, round int)
+	name  string
+	drift bool
+	run   func(r *rig, rng *rand.Rand, round int)
 }{
-	{"port held", func(r *rig, rng *rand.Rand, round int) { r.portHeldOnChange(soakLinkLocal(round), rng.IntN(2) == 0) }},
-	{"address flush", func(r *rig, _ *rand.Rand, _ int) { r.flushAddresses() }},
-	{"route delete", func(r *rig, _ *rand.Rand, _ int) { r.deleteRoute() }},
-	{"IPv6 toggled on lan0", func(r *rig, _ *rand.Rand, _ int) { r.toggleIPv6() }},
-	{"link-local change", func(r *rig, _ *rand.Rand, round int) { r.replaceLinkLocal(soakLinkLocal(round)) }},
-	{"uplink re-created", func(r *rig, _ *rand.Rand, _ int) { r.recreateUplink() }},
-	{"server gone", func(r *rig, _ *rand.Rand, _ int) { r.stopServer() }},
-	{"new prefix", func(r *rig, _ *rand.Rand, _ int) { r.renumber(otherPool(r.pfx)) }},
+	{"port held", false, func(r *rig, rng *rand.Rand, round int) { r.portHeldOnChange(soakLinkLocal(round), rng.IntN(2) == 0) }},
+	{"address flush", true, func(r *rig, _ *rand.Rand, _ int) { r.flushAddresses() }},
+	{"route delete", true, func(r *rig, _ *rand.Rand, _ int) { r.deleteRoute() }},
+	{"IPv6 toggled on lan0", true, func(r *rig, _ *rand.Rand, _ int) { r.toggleIPv6() }},
+	{"link-local change", false, func(r *rig, _ *rand.Rand, round int) { r.replaceLinkLocal(soakLinkLocal(round)) }},
+	{"uplink re-created", false, func(r *rig, _ *rand.Rand, _ int) { r.recreateUplink() }},
+	{"server gone", false, func(r *rig, _ *rand.Rand, _ int) { r.stopServer() }},
+	{"new prefix", false, func(r *rig, _ *rand.Rand, _ int) { r.renumber(otherPool(r.pfx)) }},
 }
+
+// driftSpacing is the least time between two drift disturbances of the
+// soak. The engine limits its repairs (10 at once, then one every
+// engine.RepairEvery) against a program that fights it; drawn at random,
+// drift came faster than that at times, and a repair held back by the
+// limit missed its 1 s bound (a route back after 3.3 s and 4.0 s). The
+// limit has its own unit test (engine/repair_test.go); the soak stays
+// under it, with room for the engine's 100 ms gather.
+const driftSpacing = engine.RepairEvery + time.Second
 
 // soakLinkLocal is the link-local address of round: new every round.
 func soakLinkLocal(round int) netip.Prefix {
@@ -109,8 +121,14 @@ func TestSoak(t *testing.T) {
 	began := time.Now()
 	counts := make(map[string]int)
 	round := 0
+	var lastDrift time.Time
 	for ; time.Since(began) < d; round++ {
 		dist := soakDisturbances[rng.IntN(len(soakDisturbances))]
+		if dist.drift {
+			// Pacing, not waiting for an event: see driftSpacing.
+			time.Sleep(time.Until(lastDrift.Add(driftSpacing)))
+			lastDrift = time.Now()
+		}
 		t.Logf("round %d at %v: %s", round, time.Since(began).Round(time.Second), dist.name)
 		dist.run(r, rng, round)
 		counts[dist.name]++
