@@ -2,7 +2,8 @@
 // root and boots it in a systemd-nspawn container with systemd as PID 1,
 // its network the client namespace of a tests/lab topology with Kea on
 // the other end: the unit as a router would run it (issue 11), and beside
-// it systemd-networkd managing the same links (docs/DEPLOY.md). Run by
+// it systemd-networkd and ifupdown managing the same links (docs/DEPLOY.md),
+// and the package upgraded, removed, installed again and purged. Run by
 // `make boottest`, which builds the package and passes it with -deb.
 package boot
 
@@ -207,6 +208,12 @@ func TestBoot(t *testing.T) {
 		}
 	})
 
+	// ifupdown, Debian's classic: docs/DEPLOY.md's stanzas brought up,
+	// a LAN taken down and up, the networking service restarted.
+	t.Run("ifupdown", func(t *testing.T) {
+		testIfupdown(t, c, topo.CLI, uplink, dir)
+	})
+
 	// An upgrade: dpkg -i over the running daemon, as apt does. The
 	// package's postinst restarts the unit (the old daemon's exit a
 	// success, not a failure), the new daemon rebinds the lease file's prefix, and the LANs
@@ -357,12 +364,21 @@ func waitGlobal(t *testing.T, ns *lab.Netns, ifname string) {
 	})
 }
 
+// rootPackages are what debootstrap adds to Debian 12's minbase: systemd
+// to boot, iproute2 for the tests' own commands, ifupdown to try
+// docs/DEPLOY.md's recipe (systemd-networkd comes with systemd in Debian
+// 12).
+const rootPackages = "systemd,systemd-sysv,dbus,iproute2,ifupdown"
+
+// rootStamp, in a root, names the packages it was debootstrapped with.
+const rootStamp = ".dhcp6leased-boottest-packages"
+
 // debianRoot returns dir, first debootstrapping Debian 12 there with
-// systemd when it does not exist yet (about a minute, from the machine's
-// apt mirror).
+// rootPackages when it does not exist yet or was made with others (about a
+// minute, from the machine's apt mirror).
 func debianRoot(t *testing.T, dir string) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "usr/lib/systemd/systemd")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(dir, rootStamp)); err == nil && string(b) == rootPackages+"\n" {
 		return dir
 	}
 	lab.Require(t, "debootstrap")
@@ -373,11 +389,17 @@ func debianRoot(t *testing.T, dir string) string {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("debootstrap bookworm %s", dir)
+	t.Logf("debootstrap bookworm %s with %s", dir, rootPackages)
 	out, err := exec.CommandContext(t.Context(), "debootstrap", "--variant=minbase",
-		"--include=systemd,systemd-sysv,dbus,iproute2", "bookworm", tmp).CombinedOutput()
+		"--include="+rootPackages, "bookworm", tmp).CombinedOutput()
 	if err != nil {
 		t.Fatalf("debootstrap: %v\n%s", err, tail(out))
+	}
+	if err := os.WriteFile(filepath.Join(tmp, rootStamp), []byte(rootPackages+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		t.Fatal(err)
@@ -653,23 +675,12 @@ func (v networkdSetup) files(uplink string) map[string]string {
 }
 
 // testNetworkd starts systemd-networkd on the links of the running daemon
-// (files in dir, the container's root), reconfigures the LANs and restarts
-// networkd, each time until networkd has configured them, then checks that
-// the LANs' addresses and the delegation's unreachable route are what
-// they were, the same prefixes held from the same server. With the recipe's
-// .network files nothing may have been put back; with networkd's defaults
-// what it removed must have been.
+// with v's files, reconfigures the LANs and restarts networkd, each time
+// until networkd has configured them (managerSteps checks the daemon's
+// side). With the recipe's .network files nothing may have been put back;
+// with networkd's defaults what it removed must have been.
 func testNetworkd(t *testing.T, c *container, ns *lab.Netns, uplink, dir string, v networkdSetup) {
-	files := v.files(uplink)
-	for name, text := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, v.files(uplink))
 	t.Cleanup(func() {
 		// reset-failed: the next variant's starts must not meet the
 		// unit's start limit (5 in 10 s), which this one's count towards.
@@ -677,49 +688,105 @@ func testNetworkd(t *testing.T, c *container, ns *lab.Netns, uplink, dir string,
 			"systemctl stop systemd-networkd.socket systemd-networkd && systemctl reset-failed systemd-networkd.socket systemd-networkd"); err != nil {
 			t.Errorf("stop networkd: %v\n%s", err, out)
 		}
-		for name := range files {
-			os.Remove(filepath.Join(dir, name))
-		}
 	})
 	lans := []string{"lan0", "lan1"}
-	before := map[string][]netip.Prefix{}
-	for _, lan := range lans {
-		before[lan] = lanPrefixes(t, ns, lan)
-	}
-	routes := ourRoutes(t, ns)
-	status := c.status(t, uplink)
-	if len(routes) == 0 || len(before["lan0"]) == 0 || len(before["lan1"]) == 0 {
-		t.Fatalf("before networkd: lan0 %v, lan1 %v, routes %v", before["lan0"], before["lan1"], routes)
-	}
-
 	// networkctl reads a link's setup state from networkd's state file,
 	// which networkd rewrites when it next handles the link: each step
 	// removes the files first, so that "configured" is this step's.
 	forget := "rm -f /run/systemd/netif/links/*"
-	steps := []struct{ name, script string }{
-		{"networkd started", forget + " && systemctl start systemd-networkd"},
-		{"LANs reconfigured", forget + " && networkctl reconfigure lan0 lan1"},
-		{"networkd restarted", "systemctl stop systemd-networkd.socket systemd-networkd && " + forget + " && systemctl start systemd-networkd"},
+	configured := func(t *testing.T) {
+		lab.WaitForT(t, bindTimeout, "networkd to configure the LANs", func() (bool, error) {
+			out, err := c.run(t.Context(), "networkctl", "list", "--no-legend", "--no-pager")
+			if err != nil {
+				return false, err
+			}
+			n := 0
+			for line := range strings.Lines(out) {
+				if f := strings.Fields(line); len(f) == 5 && slices.Contains(lans, f[1]) && f[4] == "configured" {
+					n++
+				}
+			}
+			return n == len(lans), errors.New(out)
+		})
 	}
+	put := managerSteps(t, c, ns, uplink, lans, []managerStep{
+		{"networkd started", forget + " && systemctl start systemd-networkd", configured},
+		{"LANs reconfigured", forget + " && networkctl reconfigure lan0 lan1", configured},
+		{"networkd restarted", "systemctl stop systemd-networkd.socket systemd-networkd && " + forget + " && systemctl start systemd-networkd", configured},
+	})
+	if v.recipe && put != 0 {
+		t.Errorf("with docs/DEPLOY.md's .network files networkd removed %d of the daemon's addresses and routes", put)
+	} else if !v.recipe && put == 0 {
+		t.Errorf("with its defaults networkd removed nothing: the recipe's settings are not needed, or this test saw nothing")
+	}
+}
+
+// testIfupdown brings the links up with ifupdown and docs/DEPLOY.md's
+// /etc/network/interfaces stanzas, takes lan0 down and up with ifdown and
+// ifup, and restarts the networking service (every stanza down and up,
+// the uplink too); managerSteps checks the daemon's side. Taking a LAN
+// down flushes its addresses (keep_addr_on_down=0): the daemon puts them
+// back, counted as a repair when it does so while the link is down, not
+// when the link came up first (its link message configures it).
+func testIfupdown(t *testing.T, c *container, ns *lab.Netns, uplink, dir string) {
+	stanzas := "auto " + uplink + "\niface " + uplink + " inet6 auto\n\taccept_ra 2\n\tdhcp 0\n\n"
+	for _, lan := range []string{"lan0", "lan1"} {
+		stanzas += "auto " + lan + "\niface " + lan + " inet6 manual\n\tup ip link set $IFACE up\n\tdown ip link set $IFACE down\n\n"
+	}
+	writeFiles(t, dir, map[string]string{"etc/network/interfaces.d/router": stanzas})
+	mon := lab.StartMonitorT(t, ns)
+	put := managerSteps(t, c, ns, uplink, []string{"lan0", "lan1"}, []managerStep{
+		{"ifup -a", "ifup -a", nil},
+		// ip link show up lists lan0 only while it is up: the step fails
+		// unless ifdown took it down.
+		{"ifdown lan0, ifup lan0", `ifdown lan0 && test -z "$(ip link show dev lan0 up)" && ifup lan0`, nil},
+		{"networking restarted", "systemctl restart networking", nil},
+	})
+	flushed := slices.ContainsFunc(mon.AddrEvents("lan0"), func(e lab.AddrEvent) bool {
+		return e.Deleted && e.Prefix.Addr().IsGlobalUnicast()
+	})
+	if !flushed {
+		t.Errorf("no step removed lan0's address (ip monitor): this test saw nothing")
+	}
+	t.Logf("put back while ifupdown ran: %d", put)
+}
+
+// managerStep is one thing a network manager does on the router's links:
+// a shell script in the container, and settled, which waits until the
+// manager has acted on it (nil: it has when the script returns).
+type managerStep struct {
+	name, script string
+	settled      func(t *testing.T)
+}
+
+// managerSteps runs steps beside the daemon. After each it waits until the
+// LANs have the global addresses and the kernel the daemon's routes they
+// had before the first, and logs how long that took and what the daemon
+// put back meanwhile; at the end the daemon must hold the same prefixes
+// from the same server. It returns how many addresses and routes the
+// daemon put back in all.
+func managerSteps(t *testing.T, c *container, ns *lab.Netns, uplink string, lans []string, steps []managerStep) uint64 {
+	t.Helper()
+	before := map[string][]netip.Prefix{}
+	for _, lan := range lans {
+		if before[lan] = lanPrefixes(t, ns, lan); len(before[lan]) == 0 {
+			t.Fatalf("%s has no global address", lan)
+		}
+	}
+	routes := ourRoutes(t, ns)
+	if len(routes) == 0 {
+		t.Fatal("no route of the daemon's")
+	}
+	status := c.status(t, uplink)
 	last := status.Repaired
 	for _, step := range steps {
 		started := time.Now()
 		if out, err := c.run(t.Context(), "sh", "-c", step.script); err != nil {
 			t.Fatalf("%s: %v\n%s", step.name, err, out)
 		}
-		lab.WaitForT(t, bindTimeout, "networkd to configure the LANs, "+step.name, func() (bool, error) {
-			out, err := c.run(t.Context(), "networkctl", "list", "--no-legend", "--no-pager")
-			if err != nil {
-				return false, err
-			}
-			configured := 0
-			for line := range strings.Lines(out) {
-				if f := strings.Fields(line); len(f) == 5 && slices.Contains(lans, f[1]) && f[4] == "configured" {
-					configured++
-				}
-			}
-			return configured == len(lans), errors.New(out)
-		})
+		if step.settled != nil {
+			step.settled(t)
+		}
 		lab.WaitForT(t, bindTimeout, "the LANs and routes as before, "+step.name, func() (bool, error) {
 			for _, lan := range lans {
 				if now := lanPrefixes(t, ns, lan); !slices.Equal(now, before[lan]) {
@@ -739,14 +806,24 @@ func testNetworkd(t *testing.T, c *container, ns *lab.Netns, uplink, dir string,
 	}
 	after := c.status(t, uplink)
 	if now, was := heldOf(after), heldOf(status); now != was {
-		t.Errorf("the lease changed under networkd: %s, was %s", now, was)
+		t.Errorf("the lease changed: %s, was %s", now, was)
 	}
-	addrs, rts := after.Repaired.Addresses-status.Repaired.Addresses, after.Repaired.Routes-status.Repaired.Routes
-	t.Logf("put back while networkd ran: %d addresses, %d routes", addrs, rts)
-	if put := addrs + rts; v.recipe && put != 0 {
-		t.Errorf("with docs/DEPLOY.md's .network files networkd removed %d of the daemon's addresses and routes", put)
-	} else if !v.recipe && put == 0 {
-		t.Errorf("with its defaults networkd removed nothing: the recipe's settings are not needed, or this test saw nothing")
+	return after.Repaired.Addresses - status.Repaired.Addresses + after.Repaired.Routes - status.Repaired.Routes
+}
+
+// writeFiles writes files (contents by path in the container's root dir)
+// and removes them when the test ends.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(path) })
 	}
 }
 
