@@ -285,6 +285,12 @@ func (e *engine) handle(m *imsg.Message) error {
 		if s := e.uplinks[p.Uplink]; s != nil && int(p.Ifindex) == s.ifindex {
 			s.sockOK, s.sockErr, s.sockRetry = p.Ready, p.Error, p.RetryUnixMs
 			s.plug.set(s.linkUp && s.sockOK, false)
+			if p.Ready {
+				// A usable link-local address again: the uplink's IPv6
+				// may have restarted, and with it the IA_NA's address
+				// can go back (tests/chaos TestIPv6Toggled/up0).
+				s.fsm.RetryRefused()
+			}
 		}
 	case *pb.Removed:
 		pfx := netip.PrefixFrom(netip.AddrFrom16([16]byte(p.Prefix)), int(p.PrefixLen))

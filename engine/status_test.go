@@ -132,6 +132,20 @@ func TestDownstreamAppearedAfterRefusal(t *testing.T) {
 	})
 }
 
+// Without a refusal RetryRefused changes nothing: the engine calls it on
+// every socket that comes back, most of them after nothing went wrong.
+func TestRetryRefusedWithoutRefusal(t *testing.T) {
+	bubble(t, nil, func(h *harness) {
+		h.bind(serverA, grant1())
+		if h.u.RetryRefused() {
+			h.t.Error("RetryRefused applied the plan again with no refusal shown")
+		}
+		if calls := ops(h.take()); len(calls) != 0 {
+			h.t.Errorf("RetryRefused without a refusal: %v", calls)
+		}
+	})
+}
+
 // A refusal the parent reports shows in the status until the next Reply
 // applies the plan again: Bound with no address on a LAN is not silent.
 func TestKernelError(t *testing.T) {

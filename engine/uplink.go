@@ -268,15 +268,27 @@ func (u *Uplink) receive(m *dhcp6.Message) {
 
 // DownstreamAppeared configures the addresses a downstream interface that
 // just appeared, or whose IPv6 just started, should have, with their
-// remaining lifetimes (SPEC 9). After a refusal by the kernel (IPv6 was
-// off there, say) the whole plan is applied again instead, which clears
-// the refusal shown; the parent reports it again if it still holds.
+// remaining lifetimes (SPEC 9); after a refusal by the kernel, the whole
+// plan (RetryRefused).
 func (u *Uplink) DownstreamAppeared(ifname string) {
-	if u.kernelErr != "" {
-		u.restore()
-		return
+	if !u.RetryRefused() {
+		u.configure(func(d Downstream) bool { return d.Ifname == ifname })
 	}
-	u.configure(func(d Downstream) bool { return d.Ifname == ifname })
+}
+
+// RetryRefused applies the whole plan again if the kernel refused part of
+// it since it was last applied, and reports whether it did. The engine
+// calls it when an interface of the uplink may take addresses again
+// (a downstream appeared or its IPv6 started, the uplink's socket is back:
+// IPv6 was off there, say, and the kernel says nothing when it is on
+// again). It clears the refusal shown; the parent reports it again if it
+// still holds.
+func (u *Uplink) RetryRefused() bool {
+	if u.kernelErr == "" {
+		return false
+	}
+	u.restore()
+	return true
 }
 
 // Deprecate marks every held address deprecated after the link went down

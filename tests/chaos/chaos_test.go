@@ -24,7 +24,7 @@ import (
 func TestPortHeld(t *testing.T) {
 	t.Run("backoff", func(t *testing.T) {
 		t.Parallel()
-		r := newLab(t, lab.TopologyOptions{}, keaLifetimes)
+		r := newLab(t, lab.TopologyOptions{}, lab.KeaOptions{ServerOptions: keaLifetimes})
 		port := holdPort(t, r.topo.CLI)
 		r.d = startDaemon(t, r.topo, baseConf)
 		started := time.Now()
@@ -41,7 +41,7 @@ func TestPortHeld(t *testing.T) {
 	})
 	t.Run("request", func(t *testing.T) {
 		t.Parallel()
-		r := newLab(t, lab.TopologyOptions{}, keaLifetimes)
+		r := newLab(t, lab.TopologyOptions{}, lab.KeaOptions{ServerOptions: keaLifetimes})
 		port := holdPort(t, r.topo.CLI)
 		r.d = startDaemon(t, r.topo, baseConf)
 		r.checkNotBound(r.checkHeld())
@@ -103,11 +103,34 @@ func (r *rig) checkRepaired(addrs, routes uint64, text string) {
 }
 
 // TestIPv6Toggled: IPv6 switched off on lan0 and on again; the plan's
-// address is back within repairBound of the switch on.
+// address is back within repairBound of the switch on. On the uplink the
+// same takes its link-local address and socket (a flap the link-plug
+// monitor ignores) and the IA_NA's address ("request address"), which is
+// back within repairBound too.
 func TestIPv6Toggled(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, lab.TopologyOptions{}, keaLifetimes, baseConf)
-	r.toggleIPv6()
+	t.Run("lan0", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, lab.TopologyOptions{}, keaLifetimes, baseConf)
+		r.toggleIPv6(downstream, planAddr(r.pfx))
+	})
+	t.Run("up0", func(t *testing.T) {
+		t.Parallel()
+		pool := netip.MustParsePrefix("2001:db8:0:1::1000/116")
+		r := newLab(t, lab.TopologyOptions{}, lab.KeaOptions{ServerOptions: keaLifetimes, AddressPool: pool})
+		r.bind("request address on up0\n" + baseConf)
+		var na netip.Prefix
+		lab.WaitForT(t, waitTimeout, "an address from the pool on up0", func() (bool, error) {
+			addrs, err := r.topo.CLI.GlobalAddrs(t.Context(), uplink)
+			for _, a := range addrs {
+				if pool.Contains(a.Prefix.Addr()) && a.Prefix.Bits() == 128 {
+					na = a.Prefix
+					return true, nil
+				}
+			}
+			return false, fmt.Errorf("up0 has %v (%v)", addrs, err)
+		})
+		r.toggleIPv6(uplink, na)
+	})
 }
 
 // TestLinkLocalChange (scenario 4): the uplink's fe80:: address removed

@@ -322,39 +322,38 @@ func (r *rig) renumber(pool lab.PDPool) (old netip.Prefix) {
 	return old
 }
 
-// IPv6 switched off on lan0 and on again (sysctl disable_ipv6, as an
-// administrator or a network manager does): the kernel drops every IPv6
-// address of lan0 and refuses new ones while it is off, and sends no link
-// message when it is on again.
+// IPv6 switched off on an interface and on again (sysctl disable_ipv6, as
+// an administrator or a network manager does): the kernel drops every IPv6
+// address of the interface and refuses new ones while it is off, and sends
+// no link message when it is on again.
 
-// toggleIPv6 switches IPv6 off on lan0, waits until dhcp6leasectl shows
-// the kernel's refusal of the daemon's repair, switches it on again and
-// waits until the plan's address is back and the refusal no longer shown;
-// from the switch on that is held to repairBound.
-func (r *rig) toggleIPv6() {
+// toggleIPv6 switches IPv6 off on ifname, which holds addr of the plan,
+// waits until dhcp6leasectl shows the kernel's refusal of the daemon's
+// repair, switches it on again and waits until addr is back and the
+// refusal no longer shown; from the switch on that is held to repairBound.
+func (r *rig) toggleIPv6(ifname string, addr netip.Prefix) {
 	r.t.Helper()
-	addr := planAddr(r.pfx)
 	sysctl := func(v int) {
-		if _, err := r.topo.CLI.Run(r.t.Context(), "sysctl", "-q", "-w", fmt.Sprintf("net.ipv6.conf.%s.disable_ipv6=%d", downstream, v)); err != nil {
+		if _, err := r.topo.CLI.Run(r.t.Context(), "sysctl", "-q", "-w", fmt.Sprintf("net.ipv6.conf.%s.disable_ipv6=%d", ifname, v)); err != nil {
 			r.t.Fatal(err)
 		}
 	}
 	sysctl(1)
-	r.d.waitStatus(waitTimeout, "the kernel's refusal shown with IPv6 off on lan0", func(s status) bool {
+	r.d.waitStatus(waitTimeout, "the kernel's refusal shown with IPv6 off on "+ifname, func(s status) bool {
 		return s.KernelError != nil && strings.Contains(s.KernelError.Error, "IPv6 is disabled")
 	})
-	if _, ok, _ := kernelAddr(r.t.Context(), r.topo, downstream, addr); ok {
-		r.t.Fatalf("%v on lan0 with IPv6 off", addr)
+	if _, ok, _ := kernelAddr(r.t.Context(), r.topo, ifname, addr); ok {
+		r.t.Fatalf("%v on %s with IPv6 off", addr, ifname)
 	}
 	sysctl(0)
 	on := time.Now()
-	lab.WaitForT(r.t, waitTimeout, fmt.Sprintf("%v back with IPv6 on again on lan0", addr), func() (bool, error) {
-		_, ok, err := kernelAddr(r.t.Context(), r.topo, downstream, addr)
+	lab.WaitForT(r.t, waitTimeout, fmt.Sprintf("%v back with IPv6 on again on %s", addr, ifname), func() (bool, error) {
+		_, ok, err := kernelAddr(r.t.Context(), r.topo, ifname, addr)
 		if !ok {
 			return false, errors.Join(err, r.d.alive())
 		}
 		return true, nil
 	})
-	converged(r.t, "IPv6 off on lan0 until the repair was refused, then on: the plan's address back", time.Since(on), repairBound)
+	converged(r.t, fmt.Sprintf("IPv6 off on %s until the repair was refused, then on: %v back", ifname, addr), time.Since(on), repairBound)
 	r.d.waitStatus(waitTimeout, "the refusal no longer shown", func(s status) bool { return s.KernelError == nil })
 }

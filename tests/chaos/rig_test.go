@@ -30,11 +30,11 @@ type rig struct {
 }
 
 // newLab starts the topology (lan0 as its downstream) and Kea.
-func newLab(t *testing.T, topo lab.TopologyOptions, srv lab.ServerOptions) *rig {
+func newLab(t *testing.T, topo lab.TopologyOptions, opts lab.KeaOptions) *rig {
 	t.Helper()
 	lab.Require(t, "kea-dhcp6")
 	topo.Downstreams = []string{downstream}
-	r := &rig{t: t, topo: lab.NewTopologyT(t, topo), opts: lab.KeaOptions{ServerOptions: srv}}
+	r := &rig{t: t, topo: lab.NewTopologyT(t, topo), opts: opts}
 	r.kea = lab.StartKeaT(t, r.topo, r.opts)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -63,7 +63,7 @@ func (r *rig) bind(conf string) {
 // newRig is newLab and bind.
 func newRig(t *testing.T, topo lab.TopologyOptions, srv lab.ServerOptions, conf string) *rig {
 	t.Helper()
-	r := newLab(t, topo, srv)
+	r := newLab(t, topo, lab.KeaOptions{ServerOptions: srv})
 	r.bind(conf)
 	return r
 }
