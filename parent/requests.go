@@ -138,6 +138,9 @@ func (d *daemon) address(set bool, a *pb.Address) {
 		err = d.rt.DeleteAddress(idx, pfx)
 	}
 	if err != nil {
+		if set {
+			err = d.explain(a.Ifname, err)
+		}
 		d.log.Error("address", "ifname", a.Ifname, "address", pfx, "set", set, "err", err)
 		if set {
 			d.kernelError(a.Uplink, fmt.Errorf("%s: %w", a.Ifname, err))
@@ -167,6 +170,20 @@ func (d *daemon) route(set bool, r *pb.Route) {
 			d.kernelError(r.Uplink, err)
 		}
 	}
+}
+
+// minIPv6MTU is the least link MTU IPv6 works on (RFC 8200 section 5).
+const minIPv6MTU = 1280
+
+// explain adds to the kernel's refusal of an address on ifname what the
+// kernel does not say: below minIPv6MTU Linux takes IPv6 off an interface
+// and answers a new address with a bare "invalid argument" (tests/chaos
+// TestIPv6Toggled/lan0_mtu).
+func (d *daemon) explain(ifname string, err error) error {
+	if mtu, e := d.rt.LinkMTU(ifname); e == nil && mtu < minIPv6MTU {
+		return fmt.Errorf("%w (MTU %d is below IPv6's minimum of %d: the kernel has no IPv6 on %s)", err, mtu, minIPv6MTU, ifname)
+	}
+	return err
 }
 
 // kernelError tells the engine that the kernel refused what the plan of

@@ -137,6 +137,7 @@ type linkMessage struct {
 	Change    uint32
 	Name      string // IFLA_IFNAME
 	OperState uint8  // IFLA_OPERSTATE, IF_OPER_*
+	MTU       uint32 // IFLA_MTU, read only
 	// IFLA_AF_SPEC / AF_INET6 / IFLA_INET6_CONF: the interface's IPv6
 	// sysctls (net.ipv6.conf.IF.*), when the message carries them.
 	IPv6 *IPv6Conf
@@ -209,6 +210,8 @@ func (m *linkMessage) unmarshal(b []byte) error {
 			m.Name = ad.String()
 		case unix.IFLA_OPERSTATE:
 			m.OperState = ad.Uint8()
+		case unix.IFLA_MTU:
+			m.MTU = ad.Uint32()
 		case unix.IFLA_AF_SPEC:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {

@@ -3,6 +3,7 @@ package rtnl
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"testing"
@@ -68,6 +69,19 @@ func ack(req []netlink.Message) ([]netlink.Message, error) {
 
 func TestRequests(t *testing.T) {
 	requireLittleEndian(t)
+	// RTM_GETLINK for eth0, and the kernel's answer: index 7, MTU 1200.
+	getLinkEth0 := []byte{
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // ifinfomsg
+		0x09, 0x00, 0x03, 0x00, 'e', 't', 'h', '0', 0x00, 0x00, 0x00, 0x00, // IFLA_IFNAME "eth0\0", padded
+	}
+	linkEth0 := func(req []netlink.Message) ([]netlink.Message, error) {
+		b, err := linkMessage{Index: 7, Name: "eth0"}.marshal()
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, 0x08, 0x00, 0x04, 0x00, 0xb0, 0x04, 0x00, 0x00) // IFLA_MTU 1200
+		return reply(req, unix.RTM_NEWLINK, b)
+	}
 	tests := []struct {
 		name  string
 		call  func(c *Conn) error
@@ -150,22 +164,24 @@ func TestRequests(t *testing.T) {
 		{
 			name: "LinkIndex",
 			call: func(c *Conn) error {
-				_, err := c.LinkIndex("eth0")
+				idx, err := c.LinkIndex("eth0")
+				if err == nil && idx != 7 {
+					err = fmt.Errorf("index %d, want the reply's 7", idx)
+				}
 				return err
 			},
-			typ:   unix.RTM_GETLINK,
-			flags: netlink.Request,
-			data: []byte{
-				0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // ifinfomsg
-				0x09, 0x00, 0x03, 0x00, 'e', 't', 'h', '0', 0x00, 0x00, 0x00, 0x00, // IFLA_IFNAME "eth0\0", padded
-			},
-			reply: func(req []netlink.Message) ([]netlink.Message, error) {
-				b, err := linkMessage{Index: 7, Name: "eth0"}.marshal()
-				if err != nil {
-					return nil, err
+			typ: unix.RTM_GETLINK, flags: netlink.Request, data: getLinkEth0, reply: linkEth0,
+		},
+		{
+			name: "LinkMTU",
+			call: func(c *Conn) error {
+				mtu, err := c.LinkMTU("eth0")
+				if err == nil && mtu != 1200 {
+					err = fmt.Errorf("MTU %d, want the reply's 1200", mtu)
 				}
-				return reply(req, unix.RTM_NEWLINK, b)
+				return err
 			},
+			typ: unix.RTM_GETLINK, flags: netlink.Request, data: getLinkEth0, reply: linkEth0,
 		},
 		{
 			name: "LinkLocal",

@@ -242,28 +242,41 @@ func (c *Conn) ListUnreachable() ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
-// LinkIndex returns the index of the interface called name, or an error
-// matching ErrNotFound.
+// LinkIndex returns the index of the interface named name, ErrNotFound
+// when there is none.
 func (c *Conn) LinkIndex(name string) (int, error) {
+	m, err := c.link(name)
+	return int(m.Index), err
+}
+
+// LinkMTU returns the MTU of the interface named name. Below 1280 the
+// kernel takes IPv6 off it (RFC 8200 section 5's minimum link MTU).
+func (c *Conn) LinkMTU(name string) (uint32, error) {
+	m, err := c.link(name)
+	return m.MTU, err
+}
+
+// link asks the kernel for the interface named name.
+func (c *Conn) link(name string) (linkMessage, error) {
 	b, err := linkMessage{Name: name}.marshal()
 	if err != nil {
-		return 0, fmt.Errorf("link %s: %w", name, err)
+		return linkMessage{}, fmt.Errorf("link %s: %w", name, err)
 	}
 	msgs, err := c.execute(unix.RTM_GETLINK, 0, b)
 	if errors.Is(err, unix.ENODEV) {
-		return 0, fmt.Errorf("link %s: %w", name, ErrNotFound)
+		return linkMessage{}, fmt.Errorf("link %s: %w", name, ErrNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("link %s: %w", name, err)
+		return linkMessage{}, fmt.Errorf("link %s: %w", name, err)
 	}
 	if len(msgs) != 1 {
-		return 0, fmt.Errorf("link %s: %d replies, want 1", name, len(msgs))
+		return linkMessage{}, fmt.Errorf("link %s: %d replies, want 1", name, len(msgs))
 	}
 	var m linkMessage
 	if err := m.unmarshal(msgs[0].Data); err != nil {
-		return 0, fmt.Errorf("link %s: %w", name, err)
+		return linkMessage{}, fmt.Errorf("link %s: %w", name, err)
 	}
-	return int(m.Index), nil
+	return m, nil
 }
 
 // LinkLocal returns the first link-local address of the interface that is

@@ -102,17 +102,20 @@ func (r *rig) checkRepaired(addrs, routes uint64, text string) {
 	}
 }
 
-// TestIPv6Toggled: IPv6 switched off on lan0 and on again; the plan's
-// address is back within repairBound of the switch on. On the uplink the
+// TestIPv6Toggled: IPv6 switched off on lan0 and on again, by sysctl and
+// by an MTU below 1280; the plan's address is back within repairBound of
+// the switch on, and the refusal meanwhile says why. On the uplink the
 // same takes its link-local address and socket (a flap the link-plug
 // monitor ignores) and the IA_NA's address ("request address"), which is
 // back within repairBound too.
 func TestIPv6Toggled(t *testing.T) {
-	t.Run("lan0", func(t *testing.T) {
-		t.Parallel()
-		r := newRig(t, lab.TopologyOptions{}, keaLifetimes, baseConf)
-		r.toggleIPv6(downstream, planAddr(r.pfx))
-	})
+	for _, sw := range ipv6Switches(downstream) {
+		t.Run("lan0 "+sw.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, lab.TopologyOptions{}, keaLifetimes, baseConf)
+			r.toggleIPv6(sw, downstream, planAddr(r.pfx))
+		})
+	}
 	t.Run("up0", func(t *testing.T) {
 		t.Parallel()
 		pool := netip.MustParsePrefix("2001:db8:0:1::1000/116")
@@ -129,7 +132,7 @@ func TestIPv6Toggled(t *testing.T) {
 			}
 			return false, fmt.Errorf("up0 has %v (%v)", addrs, err)
 		})
-		r.toggleIPv6(uplink, na)
+		r.toggleIPv6(ipv6Switches(uplink)[0], uplink, na)
 	})
 }
 

@@ -322,30 +322,51 @@ func (r *rig) renumber(pool lab.PDPool) (old netip.Prefix) {
 	return old
 }
 
-// IPv6 switched off on an interface and on again (sysctl disable_ipv6, as
-// an administrator or a network manager does): the kernel drops every IPv6
-// address of the interface and refuses new ones while it is off, and sends
-// no link message when it is on again.
+// IPv6 switched off on an interface and on again, as an administrator or
+// a network manager does: the kernel drops every IPv6 address of the
+// interface and refuses new ones while it is off, and sends no link
+// message when it is on again (sysctl disable_ipv6), or takes IPv6 off
+// the interface altogether while its MTU is below IPv6's 1280 (RFC 8200
+// section 5).
+
+// ipv6Switch is one way to switch IPv6 off on an interface and on again:
+// off and on are sysctl or ip arguments run in the client namespace, and
+// refusal is in the kernel's refusal while it is off.
+type ipv6Switch struct {
+	name, refusal string
+	off, on       []string
+}
+
+// ipv6Switches are the ways ipv6Switch names, for ifname.
+func ipv6Switches(ifname string) []ipv6Switch {
+	sysctl := "net.ipv6.conf." + ifname + ".disable_ipv6="
+	return []ipv6Switch{
+		{name: "disable_ipv6", refusal: "IPv6 is disabled on this device",
+			off: []string{"sysctl", "-q", "-w", sysctl + "1"}, on: []string{"sysctl", "-q", "-w", sysctl + "0"}},
+		{name: "mtu", refusal: "MTU 1200 is below IPv6's minimum of 1280",
+			off: []string{"ip", "link", "set", "dev", ifname, "mtu", "1200"}, on: []string{"ip", "link", "set", "dev", ifname, "mtu", "1500"}},
+	}
+}
 
 // toggleIPv6 switches IPv6 off on ifname, which holds addr of the plan,
 // waits until dhcp6leasectl shows the kernel's refusal of the daemon's
 // repair, switches it on again and waits until addr is back and the
 // refusal no longer shown; from the switch on that is held to repairBound.
-func (r *rig) toggleIPv6(ifname string, addr netip.Prefix) {
+func (r *rig) toggleIPv6(sw ipv6Switch, ifname string, addr netip.Prefix) {
 	r.t.Helper()
-	sysctl := func(v int) {
-		if _, err := r.topo.CLI.Run(r.t.Context(), "sysctl", "-q", "-w", fmt.Sprintf("net.ipv6.conf.%s.disable_ipv6=%d", ifname, v)); err != nil {
+	run := func(args []string) {
+		if _, err := r.topo.CLI.Run(r.t.Context(), args...); err != nil {
 			r.t.Fatal(err)
 		}
 	}
-	sysctl(1)
+	run(sw.off)
 	r.d.waitStatus(waitTimeout, "the kernel's refusal shown with IPv6 off on "+ifname, func(s status) bool {
-		return s.KernelError != nil && strings.Contains(s.KernelError.Error, "IPv6 is disabled")
+		return s.KernelError != nil && strings.Contains(s.KernelError.Error, sw.refusal)
 	})
 	if _, ok, _ := kernelAddr(r.t.Context(), r.topo, ifname, addr); ok {
 		r.t.Fatalf("%v on %s with IPv6 off", addr, ifname)
 	}
-	sysctl(0)
+	run(sw.on)
 	on := time.Now()
 	lab.WaitForT(r.t, waitTimeout, fmt.Sprintf("%v back with IPv6 on again on %s", addr, ifname), func() (bool, error) {
 		_, ok, err := kernelAddr(r.t.Context(), r.topo, ifname, addr)
@@ -354,6 +375,6 @@ func (r *rig) toggleIPv6(ifname string, addr netip.Prefix) {
 		}
 		return true, nil
 	})
-	converged(r.t, fmt.Sprintf("IPv6 off on %s until the repair was refused, then on: %v back", ifname, addr), time.Since(on), repairBound)
+	converged(r.t, fmt.Sprintf("IPv6 off on %s (%s) until the repair was refused, then on: %v back", ifname, sw.name, addr), time.Since(on), repairBound)
 	r.d.waitStatus(waitTimeout, "the refusal no longer shown", func(s status) bool { return s.KernelError == nil })
 }

@@ -65,7 +65,10 @@ var soakDisturbances = []struct {
 	{"port held", false, func(r *rig, rng *rand.Rand, round int) { r.portHeldOnChange(soakLinkLocal(round), rng.IntN(2) == 0) }},
 	{"address flush", true, func(r *rig, _ *rand.Rand, _ int) { r.flushAddresses() }},
 	{"route delete", true, func(r *rig, _ *rand.Rand, _ int) { r.deleteRoute() }},
-	{"IPv6 toggled on lan0", true, func(r *rig, _ *rand.Rand, _ int) { r.toggleIPv6(downstream, planAddr(r.pfx)) }},
+	{"IPv6 toggled on lan0", true, func(r *rig, rng *rand.Rand, _ int) {
+		switches := ipv6Switches(downstream)
+		r.toggleIPv6(switches[rng.IntN(len(switches))], downstream, planAddr(r.pfx))
+	}},
 	{"link-local change", false, func(r *rig, _ *rand.Rand, round int) { r.replaceLinkLocal(soakLinkLocal(round)) }},
 	{"uplink re-created", false, func(r *rig, _ *rand.Rand, _ int) { r.recreateUplink() }},
 	{"server gone", false, func(r *rig, _ *rand.Rand, _ int) { r.stopServer() }},
