@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -245,10 +247,46 @@ func unitValues(t *testing.T, path string) map[string][]string {
 // TestUnitPrivileges runs the daemon with the unit's capability bounding
 // set and no_new_privs, as systemd would, and checks that it still binds a
 // lease and serves dhcp6leasectl: the set holds everything the parent and
-// the children need before they drop.
+// the children need before they drop. Port 546 is held at its start: with
+// those capabilities (no CAP_SYS_PTRACE) the parent may not read the fds of
+// a process that holds capabilities it lacks (this test, root with all of
+// them, standing for a DHCPv6 client started outside the unit), so it
+// names the holder by its owner from /proc/net/udp6 and how to find it,
+// not by pid. Freed, the port is taken and the lease bound.
 func TestUnitPrivileges(t *testing.T) {
 	lab.Require(t, "kea-dhcp6", "setpriv")
 	t.Parallel()
+	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
+	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
+	var held *net.UDPConn
+	if err := topo.CLI.Do(func() error {
+		var err error
+		held, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 546})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	d := startUnitPrivileged(t, topo)
+	const want = "address already in use (held by a process of user root (uid 0) that the daemon may not look into; ss -lupn 'sport = :546' names it)"
+	lab.WaitForT(t, bindTimeout, "show interface up0 naming the port's holder", func() (bool, error) {
+		d.checkAlive()
+		out, err := d.ctl("show", "interface", "up0")
+		return err == nil && strings.Contains(out, want), fmt.Errorf("%v: %s", err, out)
+	})
+	held.Close()
+	d.waitAnyAddr("lan0", bindTimeout)
+	lab.WaitForT(t, 5*time.Second, "show interface up0 Bound under the unit's privileges", func() (bool, error) {
+		d.checkAlive()
+		out, err := d.ctl("show", "interface", "up0")
+		return err == nil && strings.HasPrefix(out, "up0 [Bound]\n"), nil
+	})
+}
+
+// startUnitPrivileged starts the daemon in topo with the unit's capability
+// bounding set and no_new_privs, as systemd would.
+func startUnitPrivileged(t *testing.T, topo *lab.Topology) *daemon {
+	t.Helper()
 	v := unitValues(t, filepath.Join(moduleRoot(t), "contrib/systemd/dhcp6leased.service"))
 	if !cmp.Equal(v["NoNewPrivileges"], []string{"yes"}) || len(v["CapabilityBoundingSet"]) != 1 {
 		t.Fatalf("unit: NoNewPrivileges %q, CapabilityBoundingSet %q; want yes and one set", v["NoNewPrivileges"], v["CapabilityBoundingSet"])
@@ -257,8 +295,6 @@ func TestUnitPrivileges(t *testing.T) {
 	for _, c := range strings.Fields(v["CapabilityBoundingSet"][0]) {
 		bounding += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
 	}
-	topo := lab.NewTopologyT(t, lab.TopologyOptions{Downstreams: []string{"lan0"}})
-	lab.StartKeaT(t, topo, lab.KeaOptions{ServerOptions: lab.ServerOptions{RapidCommit: true}})
 	d := newDaemonStopped(t, topo, "solicit delay 0\nrequest rapid commit\nrequest prefix delegation on up0 for lan0\n")
 	p, err := topo.CLI.Start(t.Context(), "setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--no-new-privs", "--",
 		bins.Daemon, "-d", "-v", "-f", d.conf, "-L", d.state, "-s", d.sock)
@@ -267,10 +303,5 @@ func TestUnitPrivileges(t *testing.T) {
 	}
 	d.procs = append(d.procs, p)
 	d.proc = p
-	d.waitAnyAddr("lan0", bindTimeout)
-	lab.WaitForT(t, 5*time.Second, "show interface up0 Bound under the unit's privileges", func() (bool, error) {
-		d.checkAlive()
-		out, err := d.ctl("show", "interface", "up0")
-		return err == nil && strings.HasPrefix(out, "up0 [Bound]\n"), nil
-	})
+	return d
 }
