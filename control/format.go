@@ -78,9 +78,12 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 			link = "missing: no such interface (yet)"
 		}
 		fmt.Fprintf(&b, "\tlink %s\n", link)
-		if s.RouterAdvertisements == raDropped {
+		switch s.RouterAdvertisements {
+		case raDropped:
 			fmt.Fprintf(&b, "\trouter advertisements dropped by the kernel: forwarding=%d, accept_ra=%d (sysctl net.ipv6.conf.%s.accept_ra=2)\n",
 				s.Forwarding, s.AcceptRa, s.Name)
+		case raProgram:
+			b.WriteString("\trouter advertisements left to a program by the kernel (accept_ra=0: systemd-networkd, NetworkManager)\n")
 		}
 		if s.SocketError != "" {
 			fmt.Fprintf(&b, "\tno socket: %s; next try %s\n", s.SocketError, until(s.SocketRetryUnixMs, now))
@@ -101,6 +104,7 @@ func WriteText(w io.Writer, ifs []*pb.InterfaceStatus, now time.Time) error {
 const (
 	raAccepted = 1
 	raDropped  = 2
+	raProgram  = 3
 )
 
 // leaseEnd is when the lease ends as Unix milliseconds: the earliest valid

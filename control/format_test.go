@@ -77,7 +77,7 @@ var interfaces = []*pb.InterfaceStatus{{
 	RepairedAddresses: 3, RepairedRoutes: 1, LastRepairUnixMs: at(-42 * time.Second),
 	KernelError: "add 2001:db8:ff00::1/64 on lan0: operation not permitted", KernelErrorUnixMs: at(-5 * time.Second),
 }, {
-	Name: "up2", State: "Rebooting", LinkExists: true,
+	Name: "up2", State: "Rebooting", LinkExists: true, RouterAdvertisements: 3, AcceptRa: 0, Forwarding: 1,
 	Ias: []*pb.IAStatus{{
 		Index: 0, Iaid: 7, Prefix: "2001:db8:7::/64",
 		PreferredUntilUnixMs: at(-2 * time.Second), ValidUntilUnixMs: at(-time.Second),

@@ -1,10 +1,15 @@
 package engine
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 
-	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
 	"golang.org/x/sys/unix"
+
+	"github.com/dhcp6leased/dhcp6leased/internal/dhcp6"
+	pb "github.com/dhcp6leased/dhcp6leased/proto"
 )
 
 func TestLinkUsable(t *testing.T) {
@@ -40,5 +45,37 @@ func TestCounts(t *testing.T) {
 	}
 	if got := counts(map[DropReason]uint64{}); got != "" {
 		t.Errorf("counts of nothing = %q, want empty", got)
+	}
+}
+
+// checkRA tells the trap (forwarding=1, accept_ra=1: the kernel drops the
+// upstream's RAs, warned) from a choice (accept_ra=0: a program such as
+// systemd-networkd handles them, not warned) and warns once per change.
+func TestCheckRA(t *testing.T) {
+	tests := []struct {
+		name                 string
+		forwarding, acceptRA int32
+		want                 int32
+		warned               bool
+	}{
+		{"host", 0, 1, raAccepted, false},
+		{"router, accept_ra=2", 1, 2, raAccepted, false},
+		{"router, accept_ra=1", 1, 1, raDropped, true},
+		{"networkd or NetworkManager", 1, 0, raProgram, false},
+		{"RAs off on a host", 0, 0, raProgram, false},
+	}
+	for _, tt := range tests {
+		var logged bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logged, nil))
+		var s uplinkState
+		l := &pb.Link{Name: "up0", Forwarding: tt.forwarding, AcceptRa: tt.acceptRA}
+		s.checkRA(l, log)
+		s.checkRA(l, log) // the same again: no second warning
+		if s.ra != tt.want {
+			t.Errorf("%s: ra %d, want %d", tt.name, s.ra, tt.want)
+		}
+		if n := strings.Count(logged.String(), "level=WARN"); n != map[bool]int{false: 0, true: 1}[tt.warned] {
+			t.Errorf("%s: %d warnings, want warned %v:\n%s", tt.name, n, tt.warned, logged.String())
+		}
 	}
 }

@@ -33,18 +33,27 @@ type uplinkState struct {
 const (
 	raAccepted = 1
 	raDropped  = 2
+	raProgram  = 3
 )
 
 // checkRA records whether the kernel accepts router advertisements on the
 // uplink and warns when it starts dropping them. A router forwards, and with
 // forwarding=1 Linux drops RAs unless accept_ra=2 (ipv6_accept_ra()): the
 // upstream's default route then never comes, which no DHCPv6 message can
-// tell. The kernel reports the sysctls with the link, so this is checked at
-// start and at every change of the uplink's link.
+// tell. accept_ra=0 is no such trap but a choice: systemd-networkd
+// (IPv6AcceptRA=yes) and NetworkManager set it and handle the RAs
+// themselves, so it is shown, not warned of (tests/boot saw the warning's
+// advice under networkd's recipe, where it was wrong). The kernel reports
+// the sysctls with the link, so this is checked at start and at every
+// change of the uplink's link.
 func (s *uplinkState) checkRA(l *pb.Link, log *slog.Logger) {
 	c := rtnl.IPv6Conf{Forwarding: l.Forwarding, AcceptRA: l.AcceptRa}
 	ra := int32(raAccepted)
-	if !c.AcceptsRA() {
+	switch {
+	case c.AcceptsRA():
+	case c.AcceptRA == 0:
+		ra = raProgram
+	default:
 		ra = raDropped
 	}
 	if ra == raDropped && s.ra != raDropped {

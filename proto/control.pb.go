@@ -336,8 +336,10 @@ type InterfaceStatus struct {
 	LastRepairUnixMs  int64  `protobuf:"varint,12,opt,name=last_repair_unix_ms,json=lastRepairUnixMs,proto3" json:"last_repair_unix_ms,omitempty"`
 	// The uplink's interface exists (has been seen on rtnetlink).
 	LinkExists bool `protobuf:"varint,13,opt,name=link_exists,json=linkExists,proto3" json:"link_exists,omitempty"`
-	// Router advertisements on the uplink: 0 unknown, 1 accepted, 2 dropped
-	// by the kernel (forwarding=1 with accept_ra below 2).
+	// Router advertisements on the uplink: 0 unknown, 1 accepted by the
+	// kernel, 2 dropped by the kernel (forwarding=1 with accept_ra=1, a
+	// router's trap), 3 left to a program (accept_ra=0, as systemd-networkd
+	// and NetworkManager set it when they handle them).
 	RouterAdvertisements int32       `protobuf:"varint,14,opt,name=router_advertisements,json=routerAdvertisements,proto3" json:"router_advertisements,omitempty"`
 	Forwarding           int32       `protobuf:"varint,15,opt,name=forwarding,proto3" json:"forwarding,omitempty"`
 	AcceptRa             int32       `protobuf:"varint,16,opt,name=accept_ra,json=acceptRa,proto3" json:"accept_ra,omitempty"`

@@ -300,6 +300,43 @@ func TestBoot(t *testing.T) {
 		}
 	})
 
+	// Port 546 held when the unit starts, by a DHCPv6 client started
+	// outside it (a second dhcp6leased, IA_NA only, run by systemd-run):
+	// the unit's sandbox (no CAP_SYS_PTRACE, ProtectProc=invisible) keeps
+	// the holder's process from the parent, which names the socket's owner
+	// and how to find it; once the holder stops, the unit binds.
+	t.Run("port held", func(t *testing.T) {
+		writeFiles(t, dir, map[string]string{"etc/holder.conf": "request address on " + uplink + "\n"})
+		for _, cmd := range [][]string{
+			{"systemctl", "stop", "dhcp6leased"},
+			{"systemd-run", "--unit=holder", "--property=Type=notify", "/usr/sbin/dhcp6leased", "-d",
+				"-f", "/etc/holder.conf", "-s", "/run/holder.sock", "-L", "/var/tmp/holder"},
+			{"systemctl", "start", "dhcp6leased"},
+		} {
+			if out, err := c.run(t.Context(), cmd...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		}
+		t.Cleanup(func() { c.run(context.Background(), "systemctl", "stop", "holder") })
+		const want = "address already in use (held by a process of user root (uid 0) that the daemon may not look into; ss -lupn 'sport = :546' names it)"
+		var shown string
+		lab.WaitForT(t, bindTimeout, "show interface naming the port's holder", func() (bool, error) {
+			out, err := c.run(t.Context(), "dhcp6leasectl", "show", "interface", uplink)
+			shown = out
+			return err == nil && strings.Contains(out, want), fmt.Errorf("%v: %s", err, out)
+		})
+		t.Logf("with the port held:\n%s", shown)
+		if out, err := c.run(t.Context(), "systemctl", "stop", "holder"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		stopped := time.Now()
+		lab.WaitForT(t, bindTimeout, "Bound once the holder stopped", func() (bool, error) {
+			s := c.status(t, uplink)
+			return s.State == "Bound", fmt.Errorf("%s, socket %+v", s.State, s.Socket)
+		})
+		t.Logf("Bound %v after the holder stopped (the socket's retry backoff)", time.Since(stopped).Round(time.Millisecond))
+	})
+
 	t.Run("stop", func(t *testing.T) {
 		restarts := c.props(t, "NRestarts")["NRestarts"] // the kills' restarts
 		if out, err := c.run(t.Context(), "systemctl", "stop", "dhcp6leased"); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,25 @@ func TestRouterAdvertisementsDropped(t *testing.T) {
 		ra := v.Interfaces[0].AcceptsRA
 		return ra != nil && *ra, nil
 	})
+	// accept_ra=0 is a program's choice (systemd-networkd and
+	// NetworkManager handle RAs themselves): shown, and no warning.
+	if _, err := topo.CLI.Run(t.Context(), "sysctl", "-qw", "net.ipv6.conf.up0.accept_ra=0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.CLI.SetLinkDown(t.Context(), "up0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.CLI.SetLinkUp(t.Context(), "up0"); err != nil {
+		t.Fatal(err)
+	}
+	const program = "\trouter advertisements left to a program by the kernel (accept_ra=0: systemd-networkd, NetworkManager)\n"
+	lab.WaitForT(t, 5*time.Second, "show interface to say a program handles RAs", func() (bool, error) {
+		out, err := d.ctl("show", "interface", "up0")
+		return err == nil && strings.Contains(out, program), fmt.Errorf("%v: %s", err, out)
+	})
+	if n := strings.Count(d.proc.Output(), "the kernel drops router advertisements on the uplink"); n != 1 {
+		t.Errorf("%d warnings of dropped RAs, want only the one for accept_ra=1", n)
+	}
 }
 
 // TestMissingUplink: a misspelled uplink is named in the log and shown as
