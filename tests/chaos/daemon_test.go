@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,12 +56,8 @@ type daemon struct {
 // ends the daemon is stopped, and on failure every run's output logged.
 func startDaemon(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, topo: topo, conf: filepath.Join(dir, "dhcp6leased.conf"),
-		state: filepath.Join(dir, "state"), sock: filepath.Join(dir, "ctl.sock")}
-	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	d := &daemon{t: t, topo: topo}
+	d.conf, d.state, d.sock = lab.DaemonPaths(t, conf)
 	t.Cleanup(func() {
 		if p := d.proc(); p != nil {
 			if err := p.Stop(); err != nil {

@@ -55,12 +55,8 @@ func newDaemon(t testing.TB, topo *lab.Topology, conf string) *daemon {
 // the state directory first.
 func newDaemonStopped(t testing.TB, topo *lab.Topology, conf string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &daemon{t: t, topo: topo, conf: filepath.Join(dir, "dhcp6leased.conf"),
-		state: filepath.Join(dir, "state"), sock: filepath.Join(dir, "ctl.sock")}
-	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	d := &daemon{t: t, topo: topo}
+	d.conf, d.state, d.sock = lab.DaemonPaths(t, conf)
 	t.Cleanup(func() {
 		d.stop()
 		if m := goSyntax.FindString(d.output()); m != "" {

@@ -27,16 +27,21 @@ func TestRouterAdvertisementsDropped(t *testing.T) {
 	if err != nil || !strings.Contains(out, "router advertisements dropped by the kernel: forwarding=1, accept_ra=1 (sysctl net.ipv6.conf.up0.accept_ra=2)") {
 		t.Errorf("show interface: %v:\n%s", err, out)
 	}
-	// accept_ra=2 is noticed with the next link change.
-	if _, err := topo.CLI.Run(t.Context(), "sysctl", "-qw", "net.ipv6.conf.up0.accept_ra=2"); err != nil {
-		t.Fatal(err)
+	// A sysctl is noticed with the next link change: the kernel reports
+	// them with the link.
+	setAcceptRA := func(v string) {
+		t.Helper()
+		if _, err := topo.CLI.Run(t.Context(), "sysctl", "-qw", "net.ipv6.conf.up0.accept_ra="+v); err != nil {
+			t.Fatal(err)
+		}
+		if err := topo.CLI.SetLinkDown(t.Context(), "up0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := topo.CLI.SetLinkUp(t.Context(), "up0"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := topo.CLI.SetLinkDown(t.Context(), "up0"); err != nil {
-		t.Fatal(err)
-	}
-	if err := topo.CLI.SetLinkUp(t.Context(), "up0"); err != nil {
-		t.Fatal(err)
-	}
+	setAcceptRA("2")
 	lab.WaitForT(t, 5*time.Second, "show -j to report RAs accepted", func() (bool, error) {
 		out, err := d.ctl("-j", "show", "interface", "up0")
 		if err != nil {
@@ -51,15 +56,7 @@ func TestRouterAdvertisementsDropped(t *testing.T) {
 	})
 	// accept_ra=0 is a program's choice (systemd-networkd and
 	// NetworkManager handle RAs themselves): shown, and no warning.
-	if _, err := topo.CLI.Run(t.Context(), "sysctl", "-qw", "net.ipv6.conf.up0.accept_ra=0"); err != nil {
-		t.Fatal(err)
-	}
-	if err := topo.CLI.SetLinkDown(t.Context(), "up0"); err != nil {
-		t.Fatal(err)
-	}
-	if err := topo.CLI.SetLinkUp(t.Context(), "up0"); err != nil {
-		t.Fatal(err)
-	}
+	setAcceptRA("0")
 	const program = "\trouter advertisements left to a program by the kernel (accept_ra=0: systemd-networkd, NetworkManager)\n"
 	lab.WaitForT(t, 5*time.Second, "show interface to say a program handles RAs", func() (bool, error) {
 		out, err := d.ctl("show", "interface", "up0")

@@ -3,6 +3,7 @@ package lab
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -92,4 +93,17 @@ func cleanup(t testing.TB, stop func() error) {
 			t.Error(err)
 		}
 	})
+}
+
+// DaemonPaths writes conf into a new temporary directory and returns where
+// a daemon run on it keeps its files: the configuration, the state
+// directory (-L) and the control socket (-s).
+func DaemonPaths(t testing.TB, conf string) (confPath, state, sock string) {
+	t.Helper()
+	dir := t.TempDir()
+	confPath = filepath.Join(dir, "dhcp6leased.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return confPath, filepath.Join(dir, "state"), filepath.Join(dir, "ctl.sock")
 }
